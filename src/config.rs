@@ -1,0 +1,276 @@
+//! One search configuration: the CLI flags, the config-file format and (later) the page's URL
+//! state are all this struct.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a search's mini-batches come from.
+///
+/// NASI is data- and label-agnostic (paper §4.3), so the default feeds Gaussian noise with
+/// uniformly random labels; CIFAR-10 binary batches can be used instead.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// Inputs ~ N(0, 1), labels uniform over the classes: no data at all.
+    Gaussian,
+    /// CIFAR-10 images from a `data_batch_*.bin` file or a folder of them, labels replaced by
+    /// uniformly random ones (label-agnostic).
+    RandomLabels(String),
+    /// CIFAR-10 images with their true labels.
+    Cifar10(String),
+}
+
+impl fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSpec::Gaussian => f.write_str("gaussian"),
+            DataSpec::RandomLabels(p) => write!(f, "random-labels:{p}"),
+            DataSpec::Cifar10(p) => write!(f, "cifar10:{p}"),
+        }
+    }
+}
+
+impl FromStr for DataSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "gaussian" => Ok(DataSpec::Gaussian),
+            None if s == "random-labels" || s == "cifar10" => Err(format!(
+                "data `{s}` needs a CIFAR-10 path: `{s}:PATH` (a data_batch_*.bin file or its folder); \
+                 `gaussian` needs no data"
+            )),
+            Some(("cifar10", p)) if !p.is_empty() => Ok(DataSpec::Cifar10(p.to_string())),
+            Some(("random-labels", p)) if !p.is_empty() => {
+                Ok(DataSpec::RandomLabels(p.to_string()))
+            }
+            _ => Err(format!(
+                "unknown data `{s}`: expected `gaussian`, `random-labels:PATH` or `cifar10:PATH`"
+            )),
+        }
+    }
+}
+
+/// How the threshold ν of the penalty μ·max(0, T̃ − ν) (paper eq. 8) is set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NuRule {
+    /// A fixed ν.
+    Fixed(f64),
+    /// ν_t = mean of T̃ over the steps before t (no penalty at step 0): the penalty then bites
+    /// only on relaxed cells whose trace is above what this search has typically seen, which
+    /// keeps ν on the scale of T̃ whatever the supernet size, batch or init.
+    Mean,
+}
+
+impl fmt::Display for NuRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NuRule::Fixed(v) => write!(f, "{v}"),
+            NuRule::Mean => f.write_str("mean"),
+        }
+    }
+}
+
+impl FromStr for NuRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "mean" {
+            return Ok(NuRule::Mean);
+        }
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(NuRule::Fixed(v)),
+            _ => Err(format!("ν must be a finite number or `mean`, got `{s}`")),
+        }
+    }
+}
+
+macro_rules! serde_via_string {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(Deserialize)]
+                #[serde(untagged)]
+                enum Raw {
+                    S(String),
+                    F(f64),
+                }
+                let text = match Raw::deserialize(d)? {
+                    Raw::S(s) => s,
+                    Raw::F(v) => v.to_string(),
+                };
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_via_string!(DataSpec);
+serde_via_string!(NuRule);
+
+/// Every setting of one NASI search (paper §3, Algorithm 1).
+///
+/// The same struct is the `nasi search` flags (clap), the `--config` file (TOML/JSON, kebab-case
+/// keys) and the resolved `config.toml` written into each run folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Seed of every random draw (weights, batches, Gumbel noise).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// T, the number of NASI steps (gradient samples G_t of eq. 18).
+    #[arg(long, default_value_t = 40)]
+    pub steps: usize,
+    /// Mini-batch size b of the NTK-trace estimator (eq. 12).
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// C, channels of the first stage of the supernet (stages have C, 2C, 4C).
+    #[arg(long, default_value_t = 8)]
+    pub channels: usize,
+    /// N, cells per stage of the supernet.
+    #[arg(long, default_value_t = 1)]
+    pub cells: usize,
+    /// Number of classes of the linear head (and of the random labels).
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+    /// Input height and width in pixels (CIFAR-10 is 32; must be a multiple of 4, at least 8).
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    /// μ, weight of the penalty μ·max(0, T̃ − ν) in the reward (eq. 8); 0 turns it off.
+    #[arg(long, default_value_t = 0.0)]
+    pub mu: f64,
+    /// ν, the trace threshold: a number, or `mean` (mean T̃ of the earlier steps).
+    #[arg(long, default_value_t = NuRule::Mean)]
+    pub nu: NuRule,
+    /// τ, Gumbel-softmax temperature of the relaxed cell.
+    #[arg(long, default_value_t = 1.0)]
+    pub tau: f64,
+    /// Hard straight-through Gumbel sample (one op per edge forward, soft gradient) instead of the
+    /// soft mixture.
+    #[arg(long, default_value_t = false)]
+    pub hard: bool,
+    /// Mini-batches: `gaussian`, `random-labels:PATH` or `cifar10:PATH`.
+    #[arg(long, default_value_t = DataSpec::Gaussian)]
+    pub data: DataSpec,
+    /// r of the finite-difference Hessian-vector product: θ ± (r/‖∇θL‖)·∇θL.
+    #[arg(long, default_value_t = 1e-3)]
+    pub fd_radius: f64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            c: SearchConfig,
+        }
+        Wrap::parse_from(["nasi"]).c
+    }
+}
+
+/// A setting out of its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid config: {0}")]
+pub struct ConfigError(pub String);
+
+impl SearchConfig {
+    /// Checks every range the algorithm relies on; the message names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |s: String| Err(ConfigError(s));
+        if self.steps == 0 {
+            return bad("steps must be at least 1".into());
+        }
+        if self.batch == 0 {
+            return bad("batch must be at least 1".into());
+        }
+        if self.channels == 0 || self.channels > 512 {
+            return bad(format!("channels must be in 1..=512, got {}", self.channels));
+        }
+        if self.cells == 0 || self.cells > 32 {
+            return bad(format!("cells must be in 1..=32, got {}", self.cells));
+        }
+        if self.classes < 2 {
+            return bad(format!("classes must be at least 2, got {}", self.classes));
+        }
+        if self.size < 8 || self.size % 4 != 0 || self.size > 256 {
+            return bad(format!(
+                "size must be a multiple of 4 in 8..=256, got {}",
+                self.size
+            ));
+        }
+        if !(self.tau.is_finite() && self.tau > 0.0) {
+            return bad(format!("tau must be a positive number, got {}", self.tau));
+        }
+        if !(self.mu.is_finite() && self.mu >= 0.0) {
+            return bad(format!("mu must be a non-negative number, got {}", self.mu));
+        }
+        if !(self.fd_radius.is_finite() && self.fd_radius > 0.0 && self.fd_radius < 1.0) {
+            return bad(format!("fd-radius must be in (0, 1), got {}", self.fd_radius));
+        }
+        if let (DataSpec::Cifar10(_) | DataSpec::RandomLabels(_), s) = (&self.data, self.size)
+            && s != 32
+        {
+            return bad(format!("CIFAR-10 images are 32×32: use --size 32 (got {s})"));
+        }
+        if matches!(self.data, DataSpec::Cifar10(_)) && self.classes != 10 {
+            return bad(format!(
+                "CIFAR-10 true labels need --classes 10 (got {})",
+                self.classes
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_toml_and_json() {
+        let c = SearchConfig::default();
+        c.validate().unwrap();
+        let j = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<SearchConfig>(&j).unwrap(), c);
+        let partial: SearchConfig = serde_json::from_str(r#"{"seed": 5, "nu": 1.5}"#).unwrap();
+        assert_eq!(partial.seed, 5);
+        assert_eq!(partial.nu, NuRule::Fixed(1.5));
+        assert_eq!(partial.steps, c.steps);
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_field() {
+        let cases: [(fn(&mut SearchConfig), &str); 6] = [
+            (|c| c.batch = 0, "batch"),
+            (|c| c.steps = 0, "steps"),
+            (|c| c.tau = 0.0, "tau"),
+            (|c| c.mu = -1.0, "mu"),
+            (|c| c.size = 10, "size"),
+            (|c| c.fd_radius = f64::NAN, "fd-radius"),
+        ];
+        for (f, name) in cases {
+            let mut c = SearchConfig::default();
+            f(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn data_and_nu_parse() {
+        assert_eq!("gaussian".parse::<DataSpec>().unwrap(), DataSpec::Gaussian);
+        assert_eq!(
+            "cifar10:/x/y.bin".parse::<DataSpec>().unwrap(),
+            DataSpec::Cifar10("/x/y.bin".into())
+        );
+        assert!("random-labels".parse::<DataSpec>().unwrap_err().contains("PATH"));
+        assert!("imagenet".parse::<DataSpec>().is_err());
+        assert_eq!("mean".parse::<NuRule>().unwrap(), NuRule::Mean);
+        assert!("abc".parse::<NuRule>().is_err());
+        assert!(serde_json::from_str::<SearchConfig>(r#"{"bogus": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! NASI — Neural Architecture Search at Initialization (Shu, Cai, Dai, Ooi, Low, ICLR 2022),
+//! on burn 0.22.
+//!
+//! NASI picks a cell without training: it maximises the trace of the network's Neural Tangent
+//! Kernel at initialisation, estimated as T̃ = ‖∇θ L(minibatch)‖² (eq. 12), over a Gumbel-softmax
+//! relaxation of the cell, and takes the per-edge argmax of the normalised sum of α-gradients
+//! (eq. 18). The modules follow the paper:
+//! * [`space`]: the NAS-Bench-201 search space and its one canonical encoding;
+//! * [`supernet`]: the supernet and standalone cell networks;
+//! * [`ntk`]: NTK-trace estimators (T̃, exact trace, the `[b, b]` NTK);
+//! * [`nasi`]: the objective and its α-gradient by a finite-difference Hessian-vector product;
+//! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
+//! * [`config`], [`data`], [`nb201`], [`svg`]: settings, batches, accuracy tables,
+//!   drawing, and zero-cost proxies for comparison.
+//!
+//! The algorithm never imports UI code.
+
+pub mod config;
+pub mod data;
+pub mod nasi;
+pub mod nb201;
+pub mod ntk;
+pub mod search;
+pub mod space;
+pub mod supernet;
+pub mod svg;
+
+/// The default CPU device (burn's pure-Rust `flex` backend).
+pub fn cpu_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}

@@ -1,0 +1,237 @@
+//! The NASI objective and its one-step gradient in α (paper §3.3–3.4).
+//!
+//! Reward (eq. 8 with the estimator of eq. 12): R(α) = T̃(α) − μ·max(0, T̃(α) − ν), with
+//! T̃ = ‖∇θL‖² of the relaxed cell at initialisation. Each step evaluates G_t = ∇αR at α = 0
+//! under fresh Gumbel noise and a fresh batch; α* = Σ_t G_t / max_{s≤t}‖G_s‖ (eq. 18) and the
+//! cell is the per-edge argmax of α*.
+//!
+//! burn's autodiff is first order, so ∇αT̃ = 2·(∂²L/∂α∂θ)·v with v = ∇θL is obtained as a
+//! central finite difference of ∇αL along v:
+//! ∇αT̃ ≈ [∇αL(θ + εv) − ∇αL(θ − εv)] / ε, with ε = r/‖v‖, and the ReLU masks of the
+//! unperturbed pass frozen in the two perturbed passes (see [`ReluTape`]).
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::data::Batch;
+use crate::ntk::grad_norm_sq;
+use crate::space::{Genotype, NUM_EDGES, NUM_OPS};
+use crate::supernet::{
+    CellMix, ReluTape, Supernet, cross_entropy, input_tensor, one_hot, relaxed_weights,
+};
+
+pub use crate::space::ArchTable;
+
+/// What one NASI gradient evaluation leaves on the device, before any readback.
+pub struct StepTensors {
+    /// T̃ of the relaxed cell, `[1]`.
+    pub trace: Tensor<1>,
+    /// The mean cross-entropy L at θ₀, `[1]`.
+    pub loss: Tensor<1>,
+    /// ∇αT̃ at α = 0, `[6, 5]`.
+    pub grad_trace: Tensor<2>,
+}
+
+/// Host copy of [`StepTensors`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepValues {
+    /// T̃.
+    pub trace: f32,
+    /// L.
+    pub loss: f32,
+    /// ∇αT̃.
+    pub grad_trace: ArchTable,
+}
+
+impl StepTensors {
+    /// Reads the step back to the host (synchronous; on WebGPU use the async readback).
+    pub fn read(self) -> StepValues {
+        StepValues::from_data(
+            self.trace.into_data(),
+            self.loss.into_data(),
+            self.grad_trace.into_data(),
+        )
+    }
+}
+
+impl StepValues {
+    /// Assembles host values from read-back tensor data.
+    pub fn from_data(trace: TensorData, loss: TensorData, grad: TensorData) -> Self {
+        let scalar = |d: TensorData| d.try_to_vec::<f32>().expect("f32 data")[0];
+        let g = grad.try_to_vec::<f32>().expect("f32 data");
+        StepValues {
+            trace: scalar(trace),
+            loss: scalar(loss),
+            grad_trace: std::array::from_fn(|e| std::array::from_fn(|k| g[e * NUM_OPS + k])),
+        }
+    }
+}
+
+/// The ingredients of one step: a batch, Gumbel noise and the relaxation's settings.
+pub struct StepInput<'a> {
+    /// Inputs and labels.
+    pub batch: &'a Batch,
+    /// Standard Gumbel noise `[6][5]`.
+    pub gumbel: &'a ArchTable,
+    /// τ.
+    pub tau: f64,
+    /// Straight-through hard sample instead of the soft mixture.
+    pub hard: bool,
+    /// r: the perturbation is ε·v with ε = r/‖v‖.
+    pub fd_radius: f64,
+}
+
+/// T̃ and ∇αT̃ at α = 0 for one batch and Gumbel sample: three forward and three backward passes
+/// (one at θ₀ recording ReLU masks and giving v = ∇θL; two at θ₀ ± εv replaying them and giving
+/// ∇αL). Returns tensors only: nothing is read back, so the browser can await the readback.
+pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) -> StepTensors {
+    let dev = device.clone().autodiff();
+    let classes = net.config.classes;
+    let x = input_tensor(input.batch, device).autodiff();
+    let onehot = one_hot(&input.batch.labels, classes, device);
+    let choice = input.hard.then(|| Genotype::argmax(input.gumbel));
+    let alpha0 = Tensor::<2>::zeros([NUM_EDGES, NUM_OPS], &dev);
+
+    // Pass 0: θ₀, α constant; record the ReLU masks.
+    let w0 = relaxed_weights(alpha0.clone(), input.gumbel, input.tau, choice.as_ref());
+    let mut tape = ReluTape::Record(Vec::new());
+    let gn = grad_norm_sq(net.params(), onehot.clone(), |p| {
+        net.forward(p, x.clone(), &CellMix::Relaxed(w0.clone()), &mut tape)
+    });
+    let inv_norm = gn.trace.clone().sqrt().recip();
+    let eps = inv_norm.mul_scalar(input.fd_radius);
+
+    // Passes ±: θ₀ ± εv constant, α tracked, masks replayed.
+    let grad_alpha_at = |sign: f64| {
+        let params: Vec<Tensor<1>> = net
+            .params()
+            .iter()
+            .zip(&gn.grad)
+            .map(|(p, v)| (p.clone() + v.clone() * eps.clone().mul_scalar(sign)).autodiff())
+            .collect();
+        let alpha = tracked_alpha(&alpha0);
+        let w = relaxed_weights(alpha.clone(), input.gumbel, input.tau, choice.as_ref());
+        let mut replay = tape.replay();
+        let logits = net.forward(&params, x.clone(), &CellMix::Relaxed(w), &mut replay);
+        let loss = cross_entropy(logits, onehot.clone().autodiff());
+        let grads = loss.backward();
+        alpha.grad(&grads).expect("α is tracked")
+    };
+    let gp = grad_alpha_at(1.0);
+    let gm = grad_alpha_at(-1.0);
+    let grad_trace = (gp - gm) / eps.reshape([1, 1]);
+    StepTensors {
+        trace: gn.trace,
+        loss: gn.loss,
+        grad_trace,
+    }
+}
+
+fn tracked_alpha(alpha0: &Tensor<2>) -> Tensor<2> {
+    alpha0.clone().inner().autodiff().require_grad()
+}
+
+/// T̃ of a relaxed cell with the ReLUs in `tape`'s mode, as an `f64` (for brute-force checks).
+pub fn relaxed_trace(
+    net: &Supernet,
+    batch: &Batch,
+    weights: Tensor<2>,
+    tape: &mut ReluTape,
+    device: &Device,
+) -> f64 {
+    let x = input_tensor(batch, device).autodiff();
+    let onehot = one_hot(&batch.labels, net.config.classes, device);
+    let gn = grad_norm_sq(net.params(), onehot, |p| {
+        net.forward(p, x.clone(), &CellMix::Relaxed(weights.clone()), tape)
+    });
+    gn.trace.into_scalar::<f32>() as f64
+}
+
+/// The reward R = T̃ − μ·max(0, T̃ − ν) (eq. 8 with eq. 12's estimator).
+pub fn reward(trace: f64, mu: f64, nu: Option<f64>) -> f64 {
+    match nu {
+        Some(nu) => trace - mu * (trace - nu).max(0.0),
+        None => trace,
+    }
+}
+
+/// ∇αR from ∇αT̃: (1 − μ·[T̃ > ν])·∇αT̃ (the penalty's subgradient is 0 at T̃ = ν).
+pub fn reward_grad(grad_trace: &ArchTable, trace: f64, mu: f64, nu: Option<f64>) -> ArchTable {
+    let factor = match nu {
+        Some(nu) if trace > nu => 1.0 - mu,
+        _ => 1.0,
+    } as f32;
+    grad_trace.map(|row| row.map(|v| v * factor))
+}
+
+/// Frobenius norm of a `[6][5]` table.
+pub fn norm(t: &ArchTable) -> f64 {
+    t.iter().flatten().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt()
+}
+
+/// Row-wise softmax of a `[6][5]` table (op probabilities per edge).
+pub fn softmax_rows(t: &ArchTable) -> ArchTable {
+    t.map(|row| {
+        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e = row.map(|v| ((v - m) as f64).exp());
+        let s: f64 = e.iter().sum();
+        e.map(|v| (v / s) as f32)
+    })
+}
+
+/// α* of eq. 18: Σ_t G_t / max_{s≤t}‖G_s‖, accumulated one step at a time.
+#[derive(Clone, Debug, Default)]
+pub struct AlphaAccumulator {
+    sum: [[f64; NUM_OPS]; NUM_EDGES],
+    running_max: f64,
+}
+
+impl AlphaAccumulator {
+    /// Adds G_t; returns max_{s≤t}‖G_s‖. A zero gradient (all steps so far zero) adds nothing.
+    pub fn push(&mut self, g: &ArchTable) -> f64 {
+        self.running_max = self.running_max.max(norm(g));
+        if self.running_max > 0.0 {
+            for (srow, grow) in self.sum.iter_mut().zip(g) {
+                for (s, &v) in srow.iter_mut().zip(grow) {
+                    *s += v as f64 / self.running_max;
+                }
+            }
+        }
+        self.running_max
+    }
+
+    /// The current α*.
+    pub fn alpha(&self) -> ArchTable {
+        self.sum.map(|r| r.map(|v| v as f32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reward_and_its_gradient_follow_the_penalty() {
+        assert_eq!(reward(3.0, 2.0, Some(1.0)), 3.0 - 4.0);
+        assert_eq!(reward(0.5, 2.0, Some(1.0)), 0.5);
+        assert_eq!(reward(3.0, 2.0, None), 3.0);
+        let g = [[1.0; 5]; 6];
+        assert_eq!(reward_grad(&g, 3.0, 2.0, Some(1.0))[0][0], -1.0);
+        assert_eq!(reward_grad(&g, 0.5, 2.0, Some(1.0))[0][0], 1.0);
+    }
+
+    #[test]
+    fn accumulator_normalises_by_the_running_max() {
+        let mut acc = AlphaAccumulator::default();
+        let mut g1 = [[0.0; 5]; 6];
+        g1[0][0] = 2.0;
+        let mut g2 = [[0.0; 5]; 6];
+        g2[0][1] = 1.0;
+        assert_eq!(acc.push(&g1), 2.0);
+        assert_eq!(acc.push(&g2), 2.0);
+        let a = acc.alpha();
+        assert_eq!(a[0][0], 1.0);
+        assert_eq!(a[0][1], 0.5);
+        let p = softmax_rows(&a);
+        assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+}

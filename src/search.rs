@@ -1,0 +1,335 @@
+//! The NASI search loop (paper Algorithm 1), as a stream of [`SearchEvent`]s.
+//!
+//! The CLI maps events to a progress bar and `trajectory.jsonl`; the web page maps the same
+//! events to its state. The loop never reads an accuracy table: the cell is chosen from the
+//! network at initialisation alone.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use crate::config::{NuRule, SearchConfig};
+use crate::data::{DataError, Sampler, Stream, gumbel, rng};
+use crate::nasi::{
+    AlphaAccumulator, ArchTable, StepInput, StepValues, norm, reward, reward_grad, softmax_rows,
+    trace_and_alpha_grad,
+};
+use crate::space::Genotype;
+use crate::supernet::{Supernet, SupernetConfig};
+
+/// Version of the trajectory and result formats.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a search tells its consumers, in order: one `Started`, one `Step` per step, one
+/// `Finished` (or an error from [`Search::step`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum SearchEvent {
+    /// The supernet is built.
+    Started(StartInfo),
+    /// One NASI step.
+    Step(StepRecord),
+    /// The search is over.
+    Finished(SearchResult),
+}
+
+/// Facts about a search known before its first step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartInfo {
+    /// The resolved configuration.
+    pub config: SearchConfig,
+    /// Scalars in the supernet.
+    pub params: usize,
+    /// Backend name.
+    pub backend: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// One step of the search (one line of `trajectory.jsonl`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 1-based step index t.
+    pub step: usize,
+    /// T̃ of this step's relaxed cell (eq. 12).
+    pub trace: f64,
+    /// Mean cross-entropy at initialisation.
+    pub loss: f64,
+    /// R = T̃ − μ·max(0, T̃ − ν) (eq. 8).
+    pub reward: f64,
+    /// ν in force at this step (absent when no penalty applies yet).
+    pub nu: Option<f64>,
+    /// Whether T̃ > ν flipped the gradient's sign or scale.
+    pub penalty_active: bool,
+    /// ‖G_t‖.
+    pub grad_norm: f64,
+    /// max_{s≤t}‖G_s‖, the normaliser of eq. 18.
+    pub running_max: f64,
+    /// Op weights of this step's relaxed cell `[6][5]` (the Gumbel-softmax sample at α = 0).
+    pub weights: ArchTable,
+    /// α* after this step `[6][5]` (eq. 18).
+    pub alpha: ArchTable,
+    /// softmax(α*) per edge `[6][5]`.
+    pub probs: ArchTable,
+    /// The per-edge argmax of α* after this step.
+    pub genotype: Genotype,
+    /// Milliseconds since the search started.
+    pub elapsed_ms: f64,
+}
+
+/// The outcome of a search (`result.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// Format version.
+    pub schema_version: u32,
+    /// The selected cell as an NB201 string.
+    pub genotype: Genotype,
+    /// Its op indices in edge order.
+    pub op_indices: Vec<usize>,
+    /// α* `[6][5]`.
+    pub alpha: ArchTable,
+    /// softmax(α*) `[6][5]`.
+    pub probs: ArchTable,
+    /// Steps run.
+    pub steps: usize,
+    /// Wall time of the search in seconds.
+    pub seconds: f64,
+    /// Mean T̃ over the steps.
+    pub mean_trace: f64,
+    /// The seed.
+    pub seed: u64,
+    /// Backend name.
+    pub backend: String,
+    /// Crate version.
+    pub version: String,
+    /// The resolved configuration.
+    pub config: SearchConfig,
+}
+
+/// Why a search stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The data could not be loaded.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// T̃ or its gradient is NaN or infinite.
+    #[error("non-finite NTK trace at step {step} (T̃ = {trace}, ‖∇αT̃‖ = {grad_norm}); stopped")]
+    NonFinite {
+        /// The step.
+        step: usize,
+        /// T̃.
+        trace: f64,
+        /// ‖∇αT̃‖.
+        grad_norm: f64,
+    },
+}
+
+/// A running NASI search: call [`Search::step`] T times (or iterate), then [`Search::result`].
+pub struct Search {
+    config: SearchConfig,
+    device: Device,
+    backend: String,
+    net: Supernet,
+    sampler: Sampler,
+    gumbel_rng: rand_chacha::ChaCha8Rng,
+    acc: AlphaAccumulator,
+    traces: Vec<f64>,
+    step: usize,
+    started: Instant,
+    pending_start: bool,
+    finished: bool,
+}
+
+impl Search {
+    /// Validates `config`, builds the supernet on `device` and prepares the data.
+    pub fn new(config: &SearchConfig, device: &Device) -> Result<Self, SearchError> {
+        config.validate()?;
+        let net = SupernetConfig {
+            channels: config.channels,
+            cells: config.cells,
+            classes: config.classes,
+            size: config.size,
+        }
+        .init(config.seed, device);
+        let sampler = Sampler::new(
+            &config.data,
+            config.seed,
+            config.batch,
+            config.size,
+            config.classes,
+        )?;
+        Ok(Search {
+            config: config.clone(),
+            device: device.clone(),
+            backend: format!("{device:?}"),
+            net,
+            sampler,
+            gumbel_rng: rng(config.seed, Stream::Gumbel),
+            acc: AlphaAccumulator::default(),
+            traces: Vec::new(),
+            step: 0,
+            started: Instant::now(),
+            pending_start: true,
+            finished: false,
+        })
+    }
+
+    /// The `Started` event's content.
+    pub fn start_info(&self) -> StartInfo {
+        StartInfo {
+            config: self.config.clone(),
+            params: self.net.num_params(None),
+            backend: self.backend.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Whether all T steps are done.
+    pub fn is_done(&self) -> bool {
+        self.step >= self.config.steps
+    }
+
+    /// Draws this step's batch and noise and builds its step input, then hands it to `eval`
+    /// (sync or async readback) and folds the values into the search state.
+    pub fn step(&mut self) -> Result<StepRecord, SearchError> {
+        let (batch, noise) = self.draw();
+        let input = self.step_input(&batch, &noise);
+        let values = trace_and_alpha_grad(&self.net, &input, &self.device).read();
+        self.absorb(values, noise)
+    }
+
+    /// The next batch and Gumbel sample (host side, deterministic in the seed).
+    pub fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
+        (self.sampler.next_batch(), gumbel(&mut self.gumbel_rng))
+    }
+
+    /// The step input for a drawn batch and noise.
+    pub fn step_input<'a>(
+        &self,
+        batch: &'a crate::data::Batch,
+        noise: &'a ArchTable,
+    ) -> StepInput<'a> {
+        StepInput {
+            batch,
+            gumbel: noise,
+            tau: self.config.tau,
+            hard: self.config.hard,
+            fd_radius: self.config.fd_radius,
+        }
+    }
+
+    /// The supernet being searched.
+    pub fn supernet(&self) -> &Supernet {
+        &self.net
+    }
+
+    /// Folds one step's read-back values into α* and returns its record.
+    pub fn absorb(&mut self, v: StepValues, noise: ArchTable) -> Result<StepRecord, SearchError> {
+        let step = self.step + 1;
+        let trace = v.trace as f64;
+        let gnorm = norm(&v.grad_trace);
+        if !trace.is_finite() || !gnorm.is_finite() {
+            self.finished = true;
+            return Err(SearchError::NonFinite {
+                step,
+                trace,
+                grad_norm: gnorm,
+            });
+        }
+        let nu = match self.config.nu {
+            NuRule::Fixed(nu) => Some(nu),
+            NuRule::Mean if self.traces.is_empty() => None,
+            NuRule::Mean => Some(self.traces.iter().sum::<f64>() / self.traces.len() as f64),
+        };
+        let g = reward_grad(&v.grad_trace, trace, self.config.mu, nu);
+        let running_max = self.acc.push(&g);
+        self.traces.push(trace);
+        self.step = step;
+        let alpha = self.acc.alpha();
+        let weights = crate::supernet::relaxed_weights_host(
+            &noise,
+            self.config.tau,
+            self.config.hard,
+        );
+        Ok(StepRecord {
+            step,
+            trace,
+            loss: v.loss as f64,
+            reward: reward(trace, self.config.mu, nu),
+            nu,
+            penalty_active: self.config.mu > 0.0 && nu.is_some_and(|nu| trace > nu),
+            grad_norm: norm(&g),
+            running_max,
+            weights,
+            alpha,
+            probs: softmax_rows(&alpha),
+            genotype: Genotype::argmax(&alpha),
+            elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// The result so far (final once [`Search::is_done`]).
+    pub fn result(&self) -> SearchResult {
+        let alpha = self.acc.alpha();
+        let genotype = Genotype::argmax(&alpha);
+        SearchResult {
+            schema_version: SCHEMA_VERSION,
+            genotype,
+            op_indices: genotype.indices().to_vec(),
+            alpha,
+            probs: softmax_rows(&alpha),
+            steps: self.step,
+            seconds: self.started.elapsed().as_secs_f64(),
+            mean_trace: self.traces.iter().sum::<f64>() / self.traces.len().max(1) as f64,
+            seed: self.config.seed,
+            backend: self.backend.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl Iterator for Search {
+    type Item = Result<SearchEvent, SearchError>;
+
+    /// `Started`, then one `Step` per step, then `Finished`; after an error, nothing.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pending_start {
+            self.pending_start = false;
+            return Some(Ok(SearchEvent::Started(self.start_info())));
+        }
+        if self.finished {
+            return None;
+        }
+        if self.is_done() {
+            self.finished = true;
+            return Some(Ok(SearchEvent::Finished(self.result())));
+        }
+        Some(self.step().map(SearchEvent::Step))
+    }
+}
+
+/// Runs a whole search and returns its result, calling `on_event` for every event.
+pub fn run(
+    config: &SearchConfig,
+    device: &Device,
+    mut on_event: impl FnMut(&SearchEvent),
+) -> Result<SearchResult, SearchError> {
+    let mut result = None;
+    for ev in Search::new(config, device)? {
+        let ev = ev?;
+        on_event(&ev);
+        if let SearchEvent::Finished(r) = ev {
+            result = Some(r);
+        }
+    }
+    Ok(result.expect("a search ends with Finished"))
+}

@@ -1,0 +1,464 @@
+//! The NAS-Bench-201 supernet (paper §3.3, NB201's macro skeleton) and standalone cell networks.
+//!
+//! Skeleton: 3×3 stem conv + BN → N cells at C channels → ResNet reduction block → N cells at 2C
+//! → reduction → N cells at 4C → BN + ReLU → global average pool → linear head. Every cell shares
+//! one architecture: on each edge the five ops are mixed with the weights of a relaxed cell
+//! ([`CellMix::Relaxed`], a Gumbel-softmax sample of α) or one op is fixed ([`CellMix::Fixed`], a
+//! standalone network for one genotype). Batch norms have no affine parameters and use batch
+//! statistics, as in NB201's search models.
+//!
+//! Parameters are held as a flat list of 1-D tensors (`Supernet::params`) in a documented order
+//! ([`Supernet::specs`]): the NASI gradient needs θ ± ε·v on all of them at once, and the PyTorch
+//! fixtures load the same list. ReLUs go through a [`ReluTape`] so that the two perturbed passes
+//! of the Hessian-vector product can replay the activation pattern of the unperturbed pass.
+
+use burn::tensor::activation::{log_softmax, relu, softmax};
+use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
+
+use crate::data::{Stream, rng};
+use crate::space::{ArchTable, EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op};
+
+/// Shape hyper-parameters of a supernet (NB201: C = 16, N = 5, 10 classes, 32×32 inputs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SupernetConfig {
+    /// C, channels of the first stage.
+    pub channels: usize,
+    /// N, cells per stage.
+    pub cells: usize,
+    /// Classes of the linear head.
+    pub classes: usize,
+    /// Input height and width.
+    pub size: usize,
+}
+
+/// Name and shape of one parameter tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Dotted path, e.g. `stage0.cell0.edge2.conv3x3`.
+    pub name: String,
+    /// PyTorch shape (`[out, in, k, k]` for convs, `[classes, 4C]` / `[classes]` for the head).
+    pub shape: Vec<usize>,
+}
+
+impl ParamSpec {
+    /// Number of scalars.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Layer {
+    Cell {
+        /// Parameter indices of the 1×1 and 3×3 conv of each edge.
+        edges: [(usize, usize); NUM_EDGES],
+    },
+    Reduce {
+        conv_a: usize,
+        conv_b: usize,
+        down: usize,
+    },
+}
+
+/// A supernet (or, with [`CellMix::Fixed`], a standalone network) with its initial weights.
+#[derive(Clone, Debug)]
+pub struct Supernet {
+    /// The shape it was built with.
+    pub config: SupernetConfig,
+    specs: Vec<ParamSpec>,
+    params: Vec<Tensor<1>>,
+    stem: usize,
+    layers: Vec<Layer>,
+    head: (usize, usize),
+}
+
+/// How each edge of every cell combines its five ops.
+#[derive(Clone, Debug)]
+pub enum CellMix {
+    /// `[6, 5]` weights: edge output = Σ_k w[e, k]·op_k(x) (soft or straight-through hard
+    /// Gumbel-softmax, eq. 13 of the paper). May be tracked (for ∇α).
+    Relaxed(Tensor<2>),
+    /// One op per edge: the standalone network of a genotype; `none` edges are skipped.
+    Fixed(Genotype),
+}
+
+/// How ReLUs behave in one forward pass.
+///
+/// The NASI gradient differentiates ∇θL in α by finite differences of ∇αL at θ ± ε·v. ReLU masks
+/// that flip between those passes make ∇αL jump, which ruins the difference; replaying the masks
+/// of the unperturbed pass makes the difference converge to the exact mixed second derivative
+/// (ReLU's second derivative is zero almost everywhere, so the exact one treats masks as fixed).
+#[derive(Debug, Default)]
+pub enum ReluTape {
+    /// Ordinary ReLUs.
+    #[default]
+    Free,
+    /// Ordinary ReLUs, recording each activation mask (`x > 0`, untracked).
+    Record(Vec<Tensor<4>>),
+    /// `x ↦ x·mask` with the recorded masks, in the same order.
+    Replay {
+        /// Masks from a [`ReluTape::Record`] pass.
+        masks: Vec<Tensor<4>>,
+        /// Index of the next mask.
+        next: usize,
+    },
+}
+
+impl ReluTape {
+    /// Applies the ReLU of this pass to `x` `[b, c, h, w]`.
+    pub fn relu(&mut self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            ReluTape::Free => relu(x),
+            ReluTape::Record(masks) => {
+                masks.push(x.clone().detach().greater_elem(0.0).float());
+                relu(x)
+            }
+            ReluTape::Replay { masks, next } => {
+                let m = masks[*next].clone();
+                *next += 1;
+                x * m
+            }
+        }
+    }
+
+    /// Turns a recorded tape into one that replays it from the start.
+    pub fn into_replay(self) -> ReluTape {
+        match self {
+            ReluTape::Record(masks) | ReluTape::Replay { masks, .. } => {
+                ReluTape::Replay { masks, next: 0 }
+            }
+            ReluTape::Free => ReluTape::Free,
+        }
+    }
+
+    /// A replay of the same masks from the start, leaving `self` as it is.
+    pub fn replay(&self) -> ReluTape {
+        match self {
+            ReluTape::Record(masks) | ReluTape::Replay { masks, .. } => ReluTape::Replay {
+                masks: masks.clone(),
+                next: 0,
+            },
+            ReluTape::Free => ReluTape::Free,
+        }
+    }
+}
+
+fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
+    let [co, ci, k, _] = [shape[0], shape[1], shape[2], shape[3]];
+    let w = w.reshape([co, ci, k, k]);
+    conv2d(
+        x,
+        w,
+        None,
+        ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], 1),
+    )
+}
+
+/// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5).
+fn bn(x: Tensor<4>) -> Tensor<4> {
+    let c = x.dims()[1];
+    let dev = x.device();
+    batch_norm_train(
+        x,
+        Tensor::ones([c], &dev),
+        Tensor::zeros([c], &dev),
+        1e-5,
+    )
+    .output
+}
+
+fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
+    avg_pool2d(
+        x,
+        AvgPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1])
+            .with_count_include_pad(false),
+    )
+}
+
+impl SupernetConfig {
+    /// Builds the supernet with PyTorch's default initialisation (convs and the head's weight
+    /// U(±1/√fan_in), the head's bias likewise) drawn from `seed`'s init stream on the host, so a
+    /// seed gives the same weights on every backend.
+    pub fn init(&self, seed: u64, device: &Device) -> Supernet {
+        let mut specs = Vec::new();
+        let mut add = |name: String, shape: Vec<usize>| {
+            specs.push(ParamSpec { name, shape });
+            specs.len() - 1
+        };
+        let c = self.channels;
+        let stem = add("stem.conv".into(), vec![c, 3, 3, 3]);
+        let mut layers = Vec::new();
+        let mut ch = c;
+        for stage in 0..3 {
+            if stage > 0 {
+                let (ci, co) = (ch, ch * 2);
+                let p = format!("reduce{stage}");
+                layers.push(Layer::Reduce {
+                    conv_a: add(format!("{p}.conv_a"), vec![co, ci, 3, 3]),
+                    conv_b: add(format!("{p}.conv_b"), vec![co, co, 3, 3]),
+                    down: add(format!("{p}.down"), vec![co, ci, 1, 1]),
+                });
+                ch = co;
+            }
+            for cell in 0..self.cells {
+                let edges = std::array::from_fn(|e| {
+                    let p = format!("stage{stage}.cell{cell}.edge{e}");
+                    (
+                        add(format!("{p}.conv1x1"), vec![ch, ch, 1, 1]),
+                        add(format!("{p}.conv3x3"), vec![ch, ch, 3, 3]),
+                    )
+                });
+                layers.push(Layer::Cell { edges });
+            }
+        }
+        let head = (
+            add("head.weight".into(), vec![self.classes, ch]),
+            add("head.bias".into(), vec![self.classes]),
+        );
+        let mut r = rng(seed, Stream::Init);
+        let params = specs
+            .iter()
+            .map(|s| {
+                let fan_in = if s.shape.len() == 1 { ch } else { s.shape[1..].iter().product() };
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                let v: Vec<f32> = (0..s.numel()).map(|_| r.random_range(-bound..bound)).collect();
+                Tensor::from_data(TensorData::new(v, [s.numel()]), device)
+            })
+            .collect();
+        Supernet {
+            config: *self,
+            specs,
+            params,
+            stem,
+            layers,
+            head,
+        }
+    }
+}
+
+impl Supernet {
+    /// Names and shapes of [`Supernet::params`], in order.
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// The initial weights θ₀, one flat (untracked) tensor per [`ParamSpec`].
+    pub fn params(&self) -> &[Tensor<1>] {
+        &self.params
+    }
+
+    /// Replaces the weights (e.g. with a PyTorch fixture's); shapes must match [`Supernet::specs`].
+    pub fn set_params(&mut self, params: Vec<Tensor<1>>) -> Result<(), String> {
+        if params.len() != self.specs.len() {
+            return Err(format!(
+                "expected {} parameter tensors, got {}",
+                self.specs.len(),
+                params.len()
+            ));
+        }
+        for (s, p) in self.specs.iter().zip(&params) {
+            if p.dims()[0] != s.numel() {
+                return Err(format!("{} needs {} values, got {}", s.name, s.numel(), p.dims()[0]));
+            }
+        }
+        self.params = params;
+        Ok(())
+    }
+
+    /// Number of scalars the network uses under `mix` (ops absent from a fixed genotype's cells
+    /// are not counted).
+    pub fn num_params(&self, mix: Option<&Genotype>) -> usize {
+        let mut used = vec![true; self.specs.len()];
+        if let Some(g) = mix {
+            for l in &self.layers {
+                if let Layer::Cell { edges } = l {
+                    for (e, &(c1, c3)) in edges.iter().enumerate() {
+                        used[c1] = g.ops[e] == Op::NorConv1x1;
+                        used[c3] = g.ops[e] == Op::NorConv3x3;
+                    }
+                }
+            }
+        }
+        self.specs
+            .iter()
+            .zip(used)
+            .filter(|(_, u)| *u)
+            .map(|(s, _)| s.numel())
+            .sum()
+    }
+
+    /// Logits `[b, classes]` of inputs `x` `[b, 3, size, size]` under weights `params` (the same
+    /// list as [`Supernet::params`], possibly tracked or perturbed).
+    pub fn forward(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<4>,
+        mix: &CellMix,
+        tape: &mut ReluTape,
+    ) -> Tensor<2> {
+        let p = |i: usize| params[i].clone();
+        let sh = |i: usize| self.specs[i].shape.as_slice();
+        let mut h = bn(conv(x, p(self.stem), sh(self.stem), 1));
+        // Per-edge per-op weights as [1,1,1,1] tensors, sliced once for all cells.
+        let weights: Option<Vec<Vec<Tensor<4>>>> = match mix {
+            CellMix::Relaxed(w) => Some(
+                (0..NUM_EDGES)
+                    .map(|e| {
+                        (0..NUM_OPS)
+                            .map(|k| w.clone().slice([e..e + 1, k..k + 1]).reshape([1, 1, 1, 1]))
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            CellMix::Fixed(_) => None,
+        };
+        for layer in &self.layers {
+            h = match layer {
+                Layer::Cell { edges } => {
+                    let mut nodes: Vec<Option<Tensor<4>>> = vec![Some(h)];
+                    for to in 1..NUM_NODES {
+                        let mut acc: Option<Tensor<4>> = None;
+                        for (e, &(t, from)) in EDGES.iter().enumerate() {
+                            if t != to {
+                                continue;
+                            }
+                            let Some(x) = nodes[from].clone() else {
+                                continue;
+                            };
+                            let out = match (&weights, mix) {
+                                (Some(w), _) => {
+                                    let (c1, c3) = edges[e];
+                                    let r = tape.relu(x.clone());
+                                    let w = &w[e];
+                                    let mut o = x.clone() * w[Op::SkipConnect.index()].clone();
+                                    o = o + bn(conv(r.clone(), p(c1), sh(c1), 1))
+                                        * w[Op::NorConv1x1.index()].clone();
+                                    o = o + bn(conv(r, p(c3), sh(c3), 1))
+                                        * w[Op::NorConv3x3.index()].clone();
+                                    o = o + avg_pool_3x3(x) * w[Op::AvgPool3x3.index()].clone();
+                                    // `none` contributes 0·w_none; its weight still shapes the
+                                    // softmax through which α receives gradient.
+                                    Some(o)
+                                }
+                                (None, CellMix::Fixed(g)) => {
+                                    let (c1, c3) = edges[e];
+                                    match g.ops[e] {
+                                        Op::None => None,
+                                        Op::SkipConnect => Some(x),
+                                        Op::NorConv1x1 => {
+                                            Some(bn(conv(tape.relu(x), p(c1), sh(c1), 1)))
+                                        }
+                                        Op::NorConv3x3 => {
+                                            Some(bn(conv(tape.relu(x), p(c3), sh(c3), 1)))
+                                        }
+                                        Op::AvgPool3x3 => Some(avg_pool_3x3(x)),
+                                    }
+                                }
+                                _ => unreachable!("weights exist exactly for relaxed mixes"),
+                            };
+                            if let Some(o) = out {
+                                acc = Some(match acc {
+                                    Some(a) => a + o,
+                                    None => o,
+                                });
+                            }
+                        }
+                        nodes.push(acc);
+                    }
+                    // A cell whose output is disconnected outputs zeros.
+                    match nodes.pop().flatten() {
+                        Some(o) => o,
+                        None => nodes[0].clone().expect("input node").zeros_like(),
+                    }
+                }
+                Layer::Reduce {
+                    conv_a,
+                    conv_b,
+                    down,
+                } => {
+                    let a = bn(conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2));
+                    let b = bn(conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1));
+                    let s = conv(
+                        avg_pool2d(h, AvgPoolOptions::new([2, 2])),
+                        p(*down),
+                        sh(*down),
+                        1,
+                    );
+                    b + s
+                }
+            };
+        }
+        let h = tape.relu(bn(h));
+        let [b, c, _, _] = h.dims();
+        let feat = h.mean_dim(3).mean_dim(2).reshape([b, c]);
+        let (wi, bi) = self.head;
+        let w = p(wi).reshape([self.config.classes, c]);
+        feat.matmul(w.transpose()) + p(bi).reshape([1, self.config.classes])
+    }
+}
+
+/// Mean cross-entropy of logits `[b, k]` against one-hot targets `[b, k]` (a `[1]` tensor).
+pub fn cross_entropy(logits: Tensor<2>, onehot: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0] as f64;
+    (log_softmax(logits, 1) * onehot).sum().div_scalar(-n)
+}
+
+/// One-hot targets `[b, classes]` for `labels`.
+pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0f32; labels.len() * classes];
+    for (i, &y) in labels.iter().enumerate() {
+        v[i * classes + y] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
+}
+
+/// The relaxed cell's `[6, 5]` op weights from logits α `[6, 5]` and Gumbel noise g (eq. 13):
+/// soft: w = softmax((α + g)/τ) per edge; hard: the one-hot of argmax(α + g) in the forward pass
+/// with the soft weights' gradient (straight-through), where `hard_choice` is that argmax,
+/// decided on the host.
+pub fn relaxed_weights(
+    alpha: Tensor<2>,
+    gumbel: &ArchTable,
+    tau: f64,
+    hard_choice: Option<&Genotype>,
+) -> Tensor<2> {
+    let dev = alpha.device();
+    let g = Tensor::<2>::from_data(
+        TensorData::new(gumbel.concat(), [NUM_EDGES, NUM_OPS]),
+        &dev,
+    );
+    let soft = softmax((alpha + g).div_scalar(tau), 1);
+    match hard_choice {
+        None => soft,
+        Some(choice) => {
+            let mut h = vec![0f32; NUM_EDGES * NUM_OPS];
+            for (e, op) in choice.ops.iter().enumerate() {
+                h[e * NUM_OPS + op.index()] = 1.0;
+            }
+            let hard = Tensor::<2>::from_data(TensorData::new(h, [NUM_EDGES, NUM_OPS]), &dev);
+            hard - soft.clone().detach() + soft
+        }
+    }
+}
+
+/// Host copy of [`relaxed_weights`] at α = 0 (what the step's relaxed cell looked like), `[6][5]`.
+pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTable {
+    if hard {
+        let g = Genotype::argmax(gumbel);
+        return std::array::from_fn(|e| std::array::from_fn(|k| (g.ops[e].index() == k) as u8 as f32));
+    }
+    crate::nasi::softmax_rows(&gumbel.map(|r| r.map(|v| (v as f64 / tau) as f32)))
+}
+
+/// Uploads a host batch's inputs as a `[b, 3, size, size]` tensor.
+pub fn input_tensor(batch: &crate::data::Batch, device: &Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(batch.x.clone(), [batch.batch, 3, batch.size, batch.size]),
+        device,
+    )
+}
