@@ -140,13 +140,13 @@ pub struct SearchConfig {
     #[arg(long, default_value_t = 16)]
     pub size: usize,
     /// μ, weight of the penalty μ·max(0, T̃ − ν) in the reward (eq. 8); 0 turns it off.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub mu: f64,
     /// ν, the trace threshold: a number, or `mean` (mean T̃ of the earlier steps).
-    #[arg(long, default_value_t = NuRule::Mean)]
+    #[arg(long, default_value_t = NuRule::Mean, allow_negative_numbers = true)]
     pub nu: NuRule,
     /// τ, Gumbel-softmax temperature of the relaxed cell.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub tau: f64,
     /// Hard straight-through Gumbel sample (one op per edge forward, soft gradient) instead of the
     /// soft mixture.

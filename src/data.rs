@@ -62,12 +62,12 @@ pub struct Batch {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The path cannot be read.
-    #[error("cannot read CIFAR-10 data at {path}: {source}")]
+    #[error("cannot read CIFAR-10 data at {path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not in the `data_batch_*.bin` format.
     #[error("{path} is not a CIFAR-10 binary batch: {why}")]
@@ -93,9 +93,9 @@ pub struct Cifar10 {
 impl Cifar10 {
     /// Loads a `data_batch_*.bin` file, or every `data_batch_*.bin` in a folder (sorted by name).
     pub fn load(path: &Path) -> Result<Self, DataError> {
-        let io = |source| DataError::Io {
+        let io = |error| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let files = if path.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -120,9 +120,9 @@ impl Cifar10 {
         };
         let mut records = Vec::new();
         for f in files {
-            let bytes = std::fs::read(&f).map_err(|source| DataError::Io {
+            let bytes = std::fs::read(&f).map_err(|error| DataError::Io {
                 path: f.clone(),
-                source,
+                error,
             })?;
             let fmt = |why: String| DataError::Format {
                 path: f.clone(),

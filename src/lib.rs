@@ -10,16 +10,22 @@
 //! * [`ntk`]: NTK-trace estimators (T̃, exact trace, the `[b, b]` NTK);
 //! * [`nasi`]: the objective and its α-gradient by a finite-difference Hessian-vector product;
 //! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
+//! * [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
 //! * [`config`], [`data`], [`nb201`], [`svg`]: settings, batches, accuracy tables,
 //!   drawing, and zero-cost proxies for comparison.
 //!
 //! The algorithm never imports UI code.
 
+#[cfg(not(target_family = "wasm"))]
+pub mod bench;
+#[cfg(not(target_family = "wasm"))]
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod nasi;
 pub mod nb201;
 pub mod ntk;
+pub mod proxies;
 pub mod search;
 pub mod space;
 pub mod supernet;

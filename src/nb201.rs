@@ -25,12 +25,12 @@ pub struct Accuracies {
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The file cannot be read.
-    #[error("cannot read NB201 table {path}: {source}")]
+    #[error("cannot read NB201 table {path}: {error}")]
     Io {
         /// The path.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The text is not a table of the expected format.
     #[error("malformed NB201 table {path}, line {line}: {why}")]
@@ -56,9 +56,9 @@ pub struct Table {
 impl Table {
     /// Loads a table from a CSV file.
     pub fn load(path: &Path) -> Result<Self, TableError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TableError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| TableError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::parse(&text, &path.display().to_string())
     }

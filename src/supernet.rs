@@ -70,6 +70,7 @@ pub struct Supernet {
     pub config: SupernetConfig,
     specs: Vec<ParamSpec>,
     params: Vec<Tensor<1>>,
+    batch_norm: bool,
     stem: usize,
     layers: Vec<Layer>,
     head: (usize, usize),
@@ -234,6 +235,7 @@ impl SupernetConfig {
             config: *self,
             specs,
             params,
+            batch_norm: true,
             stem,
             layers,
             head,
@@ -242,6 +244,18 @@ impl SupernetConfig {
 }
 
 impl Supernet {
+    /// The same network with every batch norm replaced by the identity (SynFlow's convention).
+    pub fn without_batch_norm(&self) -> Supernet {
+        Supernet {
+            batch_norm: false,
+            ..self.clone()
+        }
+    }
+
+    fn bn(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.batch_norm { bn(x) } else { x }
+    }
+
     /// Names and shapes of [`Supernet::params`], in order.
     pub fn specs(&self) -> &[ParamSpec] {
         &self.specs
@@ -303,7 +317,7 @@ impl Supernet {
     ) -> Tensor<2> {
         let p = |i: usize| params[i].clone();
         let sh = |i: usize| self.specs[i].shape.as_slice();
-        let mut h = bn(conv(x, p(self.stem), sh(self.stem), 1));
+        let mut h = self.bn(conv(x, p(self.stem), sh(self.stem), 1));
         // Per-edge per-op weights as [1,1,1,1] tensors, sliced once for all cells.
         let weights: Option<Vec<Vec<Tensor<4>>>> = match mix {
             CellMix::Relaxed(w) => Some(
@@ -336,9 +350,9 @@ impl Supernet {
                                     let r = tape.relu(x.clone());
                                     let w = &w[e];
                                     let mut o = x.clone() * w[Op::SkipConnect.index()].clone();
-                                    o = o + bn(conv(r.clone(), p(c1), sh(c1), 1))
+                                    o = o + self.bn(conv(r.clone(), p(c1), sh(c1), 1))
                                         * w[Op::NorConv1x1.index()].clone();
-                                    o = o + bn(conv(r, p(c3), sh(c3), 1))
+                                    o = o + self.bn(conv(r, p(c3), sh(c3), 1))
                                         * w[Op::NorConv3x3.index()].clone();
                                     o = o + avg_pool_3x3(x) * w[Op::AvgPool3x3.index()].clone();
                                     // `none` contributes 0·w_none; its weight still shapes the
@@ -351,10 +365,10 @@ impl Supernet {
                                         Op::None => None,
                                         Op::SkipConnect => Some(x),
                                         Op::NorConv1x1 => {
-                                            Some(bn(conv(tape.relu(x), p(c1), sh(c1), 1)))
+                                            Some(self.bn(conv(tape.relu(x), p(c1), sh(c1), 1)))
                                         }
                                         Op::NorConv3x3 => {
-                                            Some(bn(conv(tape.relu(x), p(c3), sh(c3), 1)))
+                                            Some(self.bn(conv(tape.relu(x), p(c3), sh(c3), 1)))
                                         }
                                         Op::AvgPool3x3 => Some(avg_pool_3x3(x)),
                                     }
@@ -381,8 +395,8 @@ impl Supernet {
                     conv_b,
                     down,
                 } => {
-                    let a = bn(conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2));
-                    let b = bn(conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1));
+                    let a = self.bn(conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2));
+                    let b = self.bn(conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1));
                     let s = conv(
                         avg_pool2d(h, AvgPoolOptions::new([2, 2])),
                         p(*down),
@@ -393,7 +407,7 @@ impl Supernet {
                 }
             };
         }
-        let h = tape.relu(bn(h));
+        let h = tape.relu(self.bn(h));
         let [b, c, _, _] = h.dims();
         let feat = h.mean_dim(3).mean_dim(2).reshape([b, c]);
         let (wi, bi) = self.head;

@@ -1,0 +1,180 @@
+//! The `nasi` binary end to end: flags, run folder, JSON output, errors, determinism.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const TINY: &[&str] = &["--steps", "3", "--batch", "8", "--channels", "4", "--size", "8"];
+
+fn table() -> String {
+    format!("{}/../shared/data/nb201_test_acc_200ep.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn nasi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nasi")).args(args).output().expect("runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nasi-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn search_json(extra: &[&str], out: &Path) -> Value {
+    search_json_with(TINY, extra, out)
+}
+
+fn search_json_with(base: &[&str], extra: &[&str], out: &Path) -> Value {
+    let mut args = vec!["search", "--json", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(base);
+    args.extend_from_slice(extra);
+    let o = nasi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(stdout.trim().lines().count(), 1, "one JSON object on stdout: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn search_prints_json_and_writes_a_run_folder() {
+    let dir = tmp("search");
+    let t = table();
+    let v = search_json(&["--seed", "7", "--nb201", &t], &dir);
+    let g: nasi::space::Genotype = v["genotype"].as_str().unwrap().parse().unwrap();
+    let alpha = v["alpha"].as_array().unwrap();
+    assert_eq!(alpha.len(), 6);
+    assert!(alpha.iter().all(|r| r.as_array().unwrap().len() == 5));
+    assert_eq!(v["steps"], 3);
+    assert!(v["seconds"].as_f64().unwrap() > 0.0);
+    for k in ["cifar10", "cifar100", "imagenet16"] {
+        let a = v["nb201"][k].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&a), "{k} = {a}");
+    }
+    // The run folder: resolved config, one event per line, result and drawing.
+    let cfg: nasi::config::SearchConfig =
+        toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).unwrap()).unwrap();
+    assert_eq!((cfg.seed, cfg.steps, cfg.channels), (7, 3, 4));
+    let lines: Vec<Value> = std::fs::read_to_string(dir.join("trajectory.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3 + 2);
+    assert_eq!(lines[0]["type"], "started");
+    assert!(lines[1..4].iter().enumerate().all(|(i, l)| l["type"] == "step" && l["data"]["step"] == i + 1));
+    assert_eq!(lines[4]["type"], "finished");
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["genotype"], v["genotype"]);
+    let svg = std::fs::read_to_string(dir.join("cell.svg")).unwrap();
+    assert!(svg.contains(&g.to_string()));
+}
+
+#[test]
+fn same_seed_same_genotype_and_trajectory() {
+    let (a, b) = (tmp("det-a"), tmp("det-b"));
+    let va = search_json(&["--seed", "3"], &a);
+    let vb = search_json(&["--seed", "3"], &b);
+    assert_eq!(va["genotype"], vb["genotype"]);
+    assert_eq!(va["alpha"], vb["alpha"]);
+    let strip = |d: &Path| -> Vec<Value> {
+        std::fs::read_to_string(d.join("trajectory.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                if let Some(o) = v["data"].as_object_mut() {
+                    o.remove("elapsed_ms");
+                    o.remove("seconds");
+                }
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    let vc = search_json(&["--seed", "4"], &tmp("det-c"));
+    assert_ne!(va["alpha"], vc["alpha"], "another seed gives another trajectory");
+}
+
+#[test]
+fn config_file_under_command_line_flags() {
+    let dir = tmp("cfgfile");
+    let file = dir.join("nasi.toml");
+    std::fs::write(&file, "seed = 3\nsteps = 2\ntau = 0.5\n").unwrap();
+    let out = dir.join("run");
+    let o = nasi(&[
+        "search", "--config", file.to_str().unwrap(), "--seed", "5", "--batch", "4", "--channels", "2",
+        "--size", "8", "--out", out.to_str().unwrap(), "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: nasi::config::SearchConfig =
+        toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
+    assert_eq!((cfg.seed, cfg.steps, cfg.tau, cfg.batch), (5, 2, 0.5, 4));
+}
+
+#[test]
+fn cifar_batches_from_a_binary_file() {
+    let dir = tmp("cifar");
+    let mut bytes = Vec::new();
+    for i in 0..20u32 {
+        bytes.push((i % 10) as u8);
+        bytes.extend((0..3072u32).map(|j| ((i * 31 + j * 7) % 256) as u8));
+    }
+    let f = dir.join("data_batch_1.bin");
+    std::fs::write(&f, bytes).unwrap();
+    for spec in ["cifar10", "random-labels"] {
+        let data = format!("{spec}:{}", f.display());
+        let base = ["--steps", "2", "--batch", "4", "--channels", "2", "--size", "32"];
+        let v = search_json_with(&base, &["--data", &data], &dir.join(spec));
+        assert!(v["genotype"].as_str().unwrap().parse::<nasi::space::Genotype>().is_ok());
+        assert_eq!(v["config"]["data"], data);
+    }
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_code_2() {
+    let dir = tmp("bad");
+    let bad_csv = dir.join("bad.csv");
+    std::fs::write(&bad_csv, "arch,cifar10_test,cifar100_test,imagenet16_test\n|nope~0|,1,2,3\n").unwrap();
+    let bad_bin = dir.join("data_batch_1.bin");
+    std::fs::write(&bad_bin, [1u8; 100]).unwrap();
+    let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+    let cifar = format!("cifar10:{}", bad_bin.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["search", "--batch", "0"], "batch must be at least 1"),
+        (vec!["search", "--steps", "0"], "steps must be at least 1"),
+        (vec!["search", "--tau", "0"], "tau must be a positive number"),
+        (vec!["search", "--tau", "-1"], "tau must be a positive number"),
+        (vec!["search", "--mu", "-2"], "mu must be a non-negative number"),
+        (vec!["search", "--nb201", "/no/such/table.csv"], "cannot read NB201 table"),
+        (vec!["search", "--nb201", bad_csv.to_str().unwrap()], "line 2"),
+        (vec!["search", "--data", &cifar, "--size", "32"], "not a positive multiple of 3073"),
+        (vec!["score", "|nor_conv_3x3~0|+|oops|"], "malformed NB201 string"),
+        (vec!["lookup", "|x~0|", "--nb201", bad_csv.to_str().unwrap()], "malformed NB201 string"),
+        (vec!["lookup", g, "--nb201", bad_csv.to_str().unwrap()], "malformed NB201 table"),
+    ];
+    for (args, needle) in cases {
+        let o = nasi(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn lookup_and_score_report_a_cell() {
+    let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+    let o = nasi(&["lookup", g, "--nb201", &table(), "--json"]);
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v["nb201"]["cifar10"].as_f64().unwrap() - 94.3633).abs() < 0.01);
+    let o = nasi(&["score", g, "--batch", "4", "--channels", "2", "--size", "8", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (t, tr) = (v["trace"].as_f64().unwrap(), v["exact_trace"].as_f64().unwrap());
+    assert!(t > 0.0 && t <= 2.0 * tr / 4.0, "T~ {t} within 2·tr/b of {tr}");
+    assert_eq!(v["eigenvalues"].as_array().unwrap().len(), 4);
+}

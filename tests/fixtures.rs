@@ -1,0 +1,115 @@
+//! Agreement with PyTorch (issue item 5b): fixtures written by `tests/reference/make_fixtures.py`
+//! with exact float64 second-order autograd; the same weights, inputs, labels and Gumbel noise are
+//! loaded here and pushed through our f32 supernet.
+
+use burn::tensor::{Tensor, TensorData};
+use nasi::data::Batch;
+use nasi::nasi::{StepInput, trace_and_alpha_grad};
+use nasi::ntk::exact_ntk;
+use nasi::space::{ArchTable, NUM_EDGES, NUM_OPS};
+use nasi::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, relaxed_weights};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Cfg {
+    channels: usize,
+    cells: usize,
+    classes: usize,
+    size: usize,
+    batch: usize,
+    tau: f64,
+    hard: bool,
+}
+#[derive(Deserialize)]
+struct Param {
+    name: String,
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+#[derive(Deserialize)]
+struct Expected {
+    loss: f64,
+    trace: f64,
+    exact_trace: f64,
+    grad_trace: [[f64; 5]; 6],
+}
+#[derive(Deserialize)]
+struct Fixture {
+    config: Cfg,
+    params: Vec<Param>,
+    x: Vec<f32>,
+    labels: Vec<usize>,
+    gumbel: ArchTable,
+    expected: Expected,
+}
+
+fn check(name: &str) {
+    let path = format!("{}/tests/reference/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let f: Fixture = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let c = &f.config;
+    let device = nasi::cpu_device();
+    let mut net = SupernetConfig { channels: c.channels, cells: c.cells, classes: c.classes, size: c.size }
+        .init(0, &device);
+    for (spec, p) in net.specs().iter().zip(&f.params) {
+        assert_eq!((&spec.name, &spec.shape), (&p.name, &p.shape), "parameter order");
+    }
+    net.set_params(
+        f.params
+            .iter()
+            .map(|p| Tensor::from_data(TensorData::new(p.values.clone(), [p.values.len()]), &device))
+            .collect(),
+    )
+    .unwrap();
+    let batch = Batch { x: f.x.clone(), labels: f.labels.clone(), batch: c.batch, size: c.size };
+    let input = StepInput { batch: &batch, gumbel: &f.gumbel, tau: c.tau, hard: c.hard, fd_radius: 1e-3 };
+    let got = trace_and_alpha_grad(&net, &input, &device).read();
+
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
+    let e = &f.expected;
+    let (rl, rt) = (rel(got.loss as f64, e.loss), rel(got.trace as f64, e.trace));
+
+    let g: Vec<f64> = got.grad_trace.iter().flatten().map(|&v| v as f64).collect();
+    let want: Vec<f64> = e.grad_trace.iter().flatten().copied().collect();
+    let dot: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
+    let n = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let cos = dot / (n(&g) * n(&want));
+    let diff: Vec<f64> = g.iter().zip(&want).map(|(a, b)| a - b).collect();
+    let rg = n(&diff) / n(&want);
+
+    let ad = device.clone().autodiff();
+    let choice = c.hard.then(|| nasi::space::Genotype::argmax(&f.gumbel));
+    let w = relaxed_weights(Tensor::zeros([NUM_EDGES, NUM_OPS], &ad), &f.gumbel, c.tau, choice.as_ref());
+    let x = input_tensor(&batch, &device).autodiff();
+    let ntk = exact_ntk(net.params(), c.batch, c.classes, |p| {
+        net.forward(p, x.clone(), &CellMix::Relaxed(w.clone()), &mut ReluTape::Free)
+    });
+    let diag: f64 = (0..c.batch)
+        .map(|i| ntk.clone().slice([i..i + 1, i..i + 1]).into_scalar::<f32>() as f64)
+        .sum();
+    let rx = rel(diag, e.exact_trace);
+    println!(
+        "{name}: loss rel {rl:.1e}; T~ {:.6} vs {:.6} (rel {rt:.1e}); exact tr {diag:.3} vs {:.3} (rel {rx:.1e}); \
+         grad_alpha T~ rel {rg:.1e}, cosine {cos:.6}",
+        got.trace, e.trace, e.exact_trace
+    );
+    assert!(rl <= 1e-4, "loss relative error {rl}");
+    assert!(rt <= 1e-3, "T~ relative error {rt}");
+    assert!(rx <= 1e-3, "exact trace relative error {rx}");
+    assert!(rg <= 1e-2, "grad relative error {rg}");
+    assert!(cos >= 0.999, "grad cosine {cos}");
+}
+
+#[test]
+fn pytorch_soft_c4_n1() {
+    check("tiny_soft");
+}
+
+#[test]
+fn pytorch_hard_straight_through() {
+    check("tiny_hard");
+}
+
+#[test]
+fn pytorch_two_cells_per_stage() {
+    check("tiny_n2");
+}
