@@ -56,7 +56,10 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
             times.len(),
             times[0],
             times[times.len() - 1],
-            rss.map_or("unknown".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+            rss.map_or("unknown".into(), |b| format!(
+                "{:.1} MiB",
+                b as f64 / 1048576.0
+            ))
         );
     }
     Ok(())
@@ -66,13 +69,18 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
     let bad = || anyhow!("seeds must be `A-B` or a comma list of integers, got `{s}`");
     let seeds: Vec<u64> = if let Some((a, b)) = s.split_once('-') {
-        let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
         if a > b {
             return Err(bad());
         }
         (a..=b).collect()
     } else {
-        s.split(',').map(|x| x.trim().parse().map_err(|_| bad())).collect::<Result<_>>()?
+        s.split(',')
+            .map(|x| x.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_>>()?
     };
     if seeds.is_empty() {
         return Err(bad());
@@ -83,7 +91,10 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
-    (m, (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt())
+    (
+        m,
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt(),
+    )
 }
 
 fn acc_stats(accs: &[Accuracies]) -> (Value, Value) {
@@ -98,11 +109,18 @@ fn acc_stats(accs: &[Accuracies]) -> (Value, Value) {
 pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
     let seeds = parse_seeds(&cmd.seeds)?;
     cmd.cfg.validate()?;
-    let tables: Vec<Table> = cmd.nb201.iter().map(|p| Ok(Table::load(p)?)).collect::<Result<_>>()?;
+    let tables: Vec<Table> = cmd
+        .nb201
+        .iter()
+        .map(|p| Ok(Table::load(p)?))
+        .collect::<Result<_>>()?;
     let mut runs = Vec::new();
     let mut per_table: Vec<Vec<Accuracies>> = vec![Vec::new(); tables.len()];
     if !cmd.json {
-        println!("{:>5}  {:<92} {:>8} {:>9} {:>9} {:>8}", "seed", "genotype", "C10", "C100", "IN16", "seconds");
+        println!(
+            "{:>5}  {:<92} {:>8} {:>9} {:>9} {:>8}",
+            "seed", "genotype", "C10", "C100", "IN16", "seconds"
+        );
     }
     for &seed in &seeds {
         let mut cfg = cmd.cfg.clone();
@@ -110,7 +128,10 @@ pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
         let r = run_search(&cfg, false, |_| Ok(()))?;
         let accs: Vec<Accuracies> = tables
             .iter()
-            .map(|t| t.get(&r.genotype).ok_or_else(|| anyhow!("the table has no row for {}", r.genotype)))
+            .map(|t| {
+                t.get(&r.genotype)
+                    .ok_or_else(|| anyhow!("the table has no row for {}", r.genotype))
+            })
             .collect::<Result<_>>()?;
         for (v, a) in per_table.iter_mut().zip(&accs) {
             v.push(*a);
@@ -126,8 +147,10 @@ pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
                 r.seconds
             );
         }
-        runs.push(json!({"seed": seed, "genotype": r.genotype.to_string(), "nb201": accs[0],
-                         "nb201_by_table": accs, "seconds": r.seconds}));
+        runs.push(
+            json!({"seed": seed, "genotype": r.genotype.to_string(), "nb201": accs[0],
+                         "nb201_by_table": accs, "seconds": r.seconds}),
+        );
     }
     let stats: Vec<(Value, Value)> = per_table.iter().map(|a| acc_stats(a)).collect();
     if cmd.json {
@@ -141,7 +164,13 @@ pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
         );
     } else {
         for (path, (m, s)) in cmd.nb201.iter().zip(&stats) {
-            let f = |k: &str| format!("{:.2} ± {:.2}", m[k].as_f64().unwrap_or(f64::NAN), s[k].as_f64().unwrap_or(f64::NAN));
+            let f = |k: &str| {
+                format!(
+                    "{:.2} ± {:.2}",
+                    m[k].as_f64().unwrap_or(f64::NAN),
+                    s[k].as_f64().unwrap_or(f64::NAN)
+                )
+            };
             println!(
                 "mean ± std ({}, population std over {} seeds): CIFAR-10 {}  CIFAR-100 {}  ImageNet16-120 {}",
                 path.display(),
@@ -220,7 +249,10 @@ pub fn sample_cells(k: usize, seed: u64) -> Vec<Genotype> {
         let j = r.random_range(i..all.len());
         all.swap(i, j);
     }
-    all[..k].iter().map(|&i| Genotype::from_ordinal(i)).collect()
+    all[..k]
+        .iter()
+        .map(|&i| Genotype::from_ordinal(i))
+        .collect()
 }
 
 pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
@@ -237,11 +269,17 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
     }
     let mut scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut accs: Vec<Accuracies> = Vec::new();
-    let bar = if cmd.json { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(cells.len() as u64) };
+    let bar = if cmd.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(cells.len() as u64)
+    };
     let started = Instant::now();
     let proxy = crate::proxies::ProxyContext::new(&cmd.cfg, &device)?;
     for g in &cells {
-        let a = table.get(g).ok_or_else(|| anyhow!("the table has no row for {g}"))?;
+        let a = table
+            .get(g)
+            .ok_or_else(|| anyhow!("the table has no row for {g}"))?;
         let s = proxy.scores(g, cmd.exact);
         let mut row = vec![s.nasi_trace, s.grad_norm, s.synflow, s.naswot];
         if cmd.exact {
@@ -270,14 +308,20 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
             cmd.cfg.size,
             started.elapsed().as_secs_f64()
         );
-        println!("{:<16} {:>22} {:>22} {:>22}", "proxy", "CIFAR-10 ρ / τ", "CIFAR-100 ρ / τ", "IN16-120 ρ / τ");
+        println!(
+            "{:<16} {:>22} {:>22} {:>22}",
+            "proxy", "CIFAR-10 ρ / τ", "CIFAR-100 ρ / τ", "IN16-120 ρ / τ"
+        );
     }
     for (name, col) in names.iter().zip(&scores) {
         let mut per = serde_json::Map::new();
         let mut line = format!("{name:<16}");
         for (t, acc) in &targets {
             // A proxy that is NaN or infinite for some cell ranks it last.
-            let col: Vec<f64> = col.iter().map(|&v| if v.is_finite() { v } else { f64::MIN }).collect();
+            let col: Vec<f64> = col
+                .iter()
+                .map(|&v| if v.is_finite() { v } else { f64::MIN })
+                .collect();
             let (rho, tau) = (spearman(&col, acc), kendall_tau_b(&col, acc));
             per.insert(t.to_string(), json!({"spearman": rho, "kendall": tau}));
             line += &format!(" {:>10.3} / {:>9.3}", rho, tau);

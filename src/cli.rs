@@ -223,7 +223,9 @@ fn load_table(path: &Path) -> Result<Table> {
 }
 
 fn accuracies_json(a: Option<Accuracies>) -> Value {
-    a.map_or(Value::Null, |a| serde_json::to_value(a).expect("plain numbers"))
+    a.map_or(Value::Null, |a| {
+        serde_json::to_value(a).expect("plain numbers")
+    })
 }
 
 /// Writes a run folder as events arrive: `config.toml`, `trajectory.jsonl` (one event per line,
@@ -255,7 +257,10 @@ impl RunFolder {
     fn finish(&mut self, result: &SearchResult, nb201: Option<Accuracies>) -> Result<()> {
         let mut v = serde_json::to_value(result)?;
         v["nb201"] = accuracies_json(nb201);
-        std::fs::write(self.dir.join("result.json"), serde_json::to_string_pretty(&v)?)?;
+        std::fs::write(
+            self.dir.join("result.json"),
+            serde_json::to_string_pretty(&v)?,
+        )?;
         std::fs::write(
             self.dir.join("cell.svg"),
             crate::svg::cell_svg(&result.genotype, Some(&result.probs)),
@@ -385,9 +390,13 @@ pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Resul
     let x = input_tensor(&batch, &device).autodiff();
     let mix = CellMix::Fixed(*g);
     let f = |p: &[burn::tensor::Tensor<1>]| net.forward(p, x.clone(), &mix, &mut ReluTape::Free);
-    let trace = crate::ntk::grad_norm_sq(net.params(), one_hot(&batch.labels, cfg.classes, &device), f)
-        .trace
-        .into_scalar::<f32>() as f64;
+    let trace = crate::ntk::grad_norm_sq(
+        net.params(),
+        one_hot(&batch.labels, cfg.classes, &device),
+        f,
+    )
+    .trace
+    .into_scalar::<f32>() as f64;
     let (exact_trace, eigenvalues) = if exact {
         let ntk: Vec<f64> = crate::ntk::exact_ntk(net.params(), cfg.batch, cfg.classes, f)
             .into_data()
@@ -424,10 +433,19 @@ fn score(cmd: ScoreCmd) -> Result<()> {
     } else {
         println!("cell            {g}");
         println!("parameters      {}", s.params);
-        println!("NASI T̃          {:.6}   (‖∇θ L‖², eq. 12; batch {})", s.trace, cmd.cfg.batch);
+        println!(
+            "NASI T̃          {:.6}   (‖∇θ L‖², eq. 12; batch {})",
+            s.trace, cmd.cfg.batch
+        );
         println!("exact tr(Θ)     {:.6}", s.exact_trace);
-        println!("2·tr(Θ)/b       {:.6}   (upper bound on T̃)", 2.0 * s.exact_trace / cmd.cfg.batch as f64);
-        println!("λ_min, λ_max    {lo:.4e}, {hi:.4e}   (condition number {:.3e})", hi / lo);
+        println!(
+            "2·tr(Θ)/b       {:.6}   (upper bound on T̃)",
+            2.0 * s.exact_trace / cmd.cfg.batch as f64
+        );
+        println!(
+            "λ_min, λ_max    {lo:.4e}, {hi:.4e}   (condition number {:.3e})",
+            hi / lo
+        );
     }
     Ok(())
 }

@@ -188,7 +188,10 @@ impl SearchConfig {
             return bad("batch must be at least 1".into());
         }
         if self.channels == 0 || self.channels > 512 {
-            return bad(format!("channels must be in 1..=512, got {}", self.channels));
+            return bad(format!(
+                "channels must be in 1..=512, got {}",
+                self.channels
+            ));
         }
         if self.cells == 0 || self.cells > 32 {
             return bad(format!("cells must be in 1..=32, got {}", self.cells));
@@ -196,7 +199,7 @@ impl SearchConfig {
         if self.classes < 2 {
             return bad(format!("classes must be at least 2, got {}", self.classes));
         }
-        if self.size < 8 || self.size % 4 != 0 || self.size > 256 {
+        if self.size < 8 || !self.size.is_multiple_of(4) || self.size > 256 {
             return bad(format!(
                 "size must be a multiple of 4 in 8..=256, got {}",
                 self.size
@@ -209,12 +212,17 @@ impl SearchConfig {
             return bad(format!("mu must be a non-negative number, got {}", self.mu));
         }
         if !(self.fd_radius.is_finite() && self.fd_radius > 0.0 && self.fd_radius < 1.0) {
-            return bad(format!("fd-radius must be in (0, 1), got {}", self.fd_radius));
+            return bad(format!(
+                "fd-radius must be in (0, 1), got {}",
+                self.fd_radius
+            ));
         }
         if let (DataSpec::Cifar10(_) | DataSpec::RandomLabels(_), s) = (&self.data, self.size)
             && s != 32
         {
-            return bad(format!("CIFAR-10 images are 32×32: use --size 32 (got {s})"));
+            return bad(format!(
+                "CIFAR-10 images are 32×32: use --size 32 (got {s})"
+            ));
         }
         if matches!(self.data, DataSpec::Cifar10(_)) && self.classes != 10 {
             return bad(format!(
@@ -244,7 +252,8 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_field() {
-        let cases: [(fn(&mut SearchConfig), &str); 6] = [
+        type Case = (fn(&mut SearchConfig), &'static str);
+        let cases: [Case; 6] = [
             (|c| c.batch = 0, "batch"),
             (|c| c.steps = 0, "steps"),
             (|c| c.tau = 0.0, "tau"),
@@ -267,7 +276,12 @@ mod tests {
             "cifar10:/x/y.bin".parse::<DataSpec>().unwrap(),
             DataSpec::Cifar10("/x/y.bin".into())
         );
-        assert!("random-labels".parse::<DataSpec>().unwrap_err().contains("PATH"));
+        assert!(
+            "random-labels"
+                .parse::<DataSpec>()
+                .unwrap_err()
+                .contains("PATH")
+        );
         assert!("imagenet".parse::<DataSpec>().is_err());
         assert_eq!("mean".parse::<NuRule>().unwrap(), NuRule::Mean);
         assert!("abc".parse::<NuRule>().is_err());

@@ -31,7 +31,9 @@ pub fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
 
 /// `n` draws from N(0, 1).
 pub fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.sample::<f32, _>(StandardNormal)).collect()
+    (0..n)
+        .map(|_| rng.sample::<f32, _>(StandardNormal))
+        .collect()
 }
 
 /// Standard Gumbel noise g = −ln(−ln U) for the `[6, 5]` relaxed cell (Gumbel-softmax, paper §3.3).
@@ -139,7 +141,10 @@ impl Cifar10 {
                 .enumerate()
                 .find(|(_, r)| r[0] > 9)
             {
-                return Err(fmt(format!("record {i} has label {} (expected 0..=9)", rec[0])));
+                return Err(fmt(format!(
+                    "record {i} has label {} (expected 0..=9)",
+                    rec[0]
+                )));
             }
             records.extend_from_slice(&bytes);
         }
@@ -220,7 +225,9 @@ impl Sampler {
         let (x, labels) = match &self.source {
             Source::Gaussian => {
                 let x = normal(&mut self.rng, b * 3 * s * s);
-                let labels = (0..b).map(|_| self.rng.random_range(0..self.classes)).collect();
+                let labels = (0..b)
+                    .map(|_| self.rng.random_range(0..self.classes))
+                    .collect();
                 (x, labels)
             }
             Source::Cifar { set, true_labels } => {
@@ -254,7 +261,11 @@ mod tests {
     fn write_cifar(dir: &Path, n: usize, bad_label: bool) -> PathBuf {
         let mut bytes = Vec::new();
         for i in 0..n {
-            bytes.push(if bad_label && i == 1 { 12 } else { (i % 10) as u8 });
+            bytes.push(if bad_label && i == 1 {
+                12
+            } else {
+                (i % 10) as u8
+            });
             bytes.extend((0..3072).map(|j| ((i * 7 + j) % 256) as u8));
         }
         let p = dir.join("data_batch_1.bin");
@@ -276,7 +287,8 @@ mod tests {
         // Byte 0 of image 3's green plane is (3*7 + 1024) % 256.
         let v = ((3 * 7 + 1024) % 256) as f32 / 255.0;
         assert!((img[1024] - (v - CIFAR_MEAN[1]) / CIFAR_STD[1]).abs() < 1e-6);
-        let mut s = Sampler::new(&DataSpec::Cifar10(p.display().to_string()), 0, 4, 32, 10).unwrap();
+        let mut s =
+            Sampler::new(&DataSpec::Cifar10(p.display().to_string()), 0, 4, 32, 10).unwrap();
         let b = s.next_batch();
         assert_eq!(b.x.len(), 4 * 3072);
         assert!(b.labels.iter().all(|&l| l < 5));
@@ -293,7 +305,9 @@ mod tests {
         std::fs::write(&p, [0u8; 100]).unwrap();
         let e = Cifar10::load(&p).unwrap_err().to_string();
         assert!(e.contains("not a positive multiple of 3073"), "{e}");
-        let e = Cifar10::load(&dir.join("missing.bin")).unwrap_err().to_string();
+        let e = Cifar10::load(&dir.join("missing.bin"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -306,7 +320,10 @@ mod tests {
         let g1 = gumbel(&mut rng(7, Stream::Gumbel));
         let g2 = gumbel(&mut rng(7, Stream::Gumbel));
         assert_eq!(g1, g2);
-        assert_ne!(normal(&mut rng(7, Stream::Init), 4), normal(&mut rng(7, Stream::Data), 4));
+        assert_ne!(
+            normal(&mut rng(7, Stream::Init), 4),
+            normal(&mut rng(7, Stream::Data), 4)
+        );
         assert!(g1.iter().flatten().all(|v| v.is_finite()));
     }
 }

@@ -11,8 +11,9 @@
 //! * [`nasi`]: the objective and its α-gradient by a finite-difference Hessian-vector product;
 //! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
 //! * [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
-//! * [`config`], [`data`], [`nb201`], [`svg`]: settings, batches, accuracy tables,
-//!   drawing, and zero-cost proxies for comparison.
+//! * [`config`], [`data`], [`nb201`]: settings, batches, accuracy tables;
+//! * [`svg`], [`plot`], [`urlstate`]: the cell drawing, charts and URL state shared by the CLI and
+//!   the web page.
 //!
 //! The algorithm never imports UI code.
 
@@ -25,11 +26,13 @@ pub mod data;
 pub mod nasi;
 pub mod nb201;
 pub mod ntk;
+pub mod plot;
 pub mod proxies;
 pub mod search;
 pub mod space;
 pub mod supernet;
 pub mod svg;
+pub mod urlstate;
 
 /// The default CPU device (burn's pure-Rust `flex` backend).
 pub fn cpu_device() -> burn::tensor::Device {

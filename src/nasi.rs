@@ -165,7 +165,11 @@ pub fn reward_grad(grad_trace: &ArchTable, trace: f64, mu: f64, nu: Option<f64>)
 
 /// Frobenius norm of a `[6][5]` table.
 pub fn norm(t: &ArchTable) -> f64 {
-    t.iter().flatten().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt()
+    t.iter()
+        .flatten()
+        .map(|&v| (v as f64) * (v as f64))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Row-wise softmax of a `[6][5]` table (op probabilities per edge).

@@ -146,8 +146,14 @@ mod tests {
             ("a,b\n", "header"),
             (&format!("{HEADER}\n"), "no rows"),
             (&format!("{HEADER}\n|x~0|,1,2,3\n"), "line 2"),
-            (&format!("{HEADER}\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,2\n"), "4 fields"),
-            (&format!("{HEADER}\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,NaN,3\n"), "not an accuracy"),
+            (
+                &format!("{HEADER}\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,2\n"),
+                "4 fields",
+            ),
+            (
+                &format!("{HEADER}\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1,NaN,3\n"),
+                "not an accuracy",
+            ),
         ] {
             let e = Table::parse(text, "t").unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");

@@ -48,7 +48,10 @@ pub fn grad_norm_sq(
     let grads = loss.backward();
     let grad: Vec<Tensor<1>> = t
         .iter()
-        .map(|p| p.grad(&grads).unwrap_or_else(|| p.clone().inner().zeros_like()))
+        .map(|p| {
+            p.grad(&grads)
+                .unwrap_or_else(|| p.clone().inner().zeros_like())
+        })
         .collect();
     let trace = sum_sq(&grad);
     GradNorm {
@@ -87,7 +90,10 @@ pub fn exact_ntk(
                 let grads = out.backward();
                 let parts: Vec<Tensor<1>> = t
                     .iter()
-                    .map(|p| p.grad(&grads).unwrap_or_else(|| p.clone().inner().zeros_like()))
+                    .map(|p| {
+                        p.grad(&grads)
+                            .unwrap_or_else(|| p.clone().inner().zeros_like())
+                    })
                     .collect();
                 Tensor::cat(parts, 0)
             })

@@ -49,7 +49,8 @@ impl ProxyContext {
             size: cfg.size,
         }
         .init(cfg.seed, device);
-        let batch = Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?.next_batch();
+        let batch =
+            Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?.next_batch();
         Ok(ProxyContext {
             net,
             batch,
@@ -67,7 +68,11 @@ impl ProxyContext {
         let f = |p: &[Tensor<1>]| net.forward(p, xa.clone(), &mix, &mut ReluTape::Free);
         let gn = grad_norm_sq(net.params(), one_hot(&self.batch.labels, k, dev), f);
         let nasi_trace = scalar(gn.trace);
-        let grad_norm: f64 = gn.grad.iter().map(|g| scalar(g.clone().square().sum()).sqrt()).sum();
+        let grad_norm: f64 = gn
+            .grad
+            .iter()
+            .map(|g| scalar(g.clone().square().sum()).sqrt())
+            .sum();
 
         // SynFlow: |θ|, no batch norm, all-ones input of batch 1.
         let plain = net.without_batch_norm();
@@ -87,7 +92,9 @@ impl ProxyContext {
         let mut tape = ReluTape::Record(Vec::new());
         let _ = net.forward(net.params(), x, &mix, &mut tape);
         let b = self.batch.batch;
-        let ReluTape::Record(masks) = tape else { unreachable!("recording tape") };
+        let ReluTape::Record(masks) = tape else {
+            unreachable!("recording tape")
+        };
         let kernel = masks
             .into_iter()
             .map(|m| {
@@ -104,7 +111,10 @@ impl ProxyContext {
                 .into_iter()
                 .map(f64::from)
                 .collect();
-            crate::ntk::symmetric_eigenvalues(&v, b).iter().map(|l| l.abs().ln()).sum()
+            crate::ntk::symmetric_eigenvalues(&v, b)
+                .iter()
+                .map(|l| l.abs().ln())
+                .sum()
         });
 
         let exact_trace = if exact {

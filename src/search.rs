@@ -254,11 +254,8 @@ impl Search {
         self.traces.push(trace);
         self.step = step;
         let alpha = self.acc.alpha();
-        let weights = crate::supernet::relaxed_weights_host(
-            &noise,
-            self.config.tau,
-            self.config.hard,
-        );
+        let weights =
+            crate::supernet::relaxed_weights_host(&noise, self.config.tau, self.config.hard);
         Ok(StepRecord {
             step,
             trace,
@@ -332,4 +329,63 @@ pub fn run(
         }
     }
     Ok(result.expect("a search ends with Finished"))
+}
+
+/// Parses a `trajectory.jsonl` (one [`SearchEvent`] per line, as the CLI writes it). Blank lines
+/// are skipped; a malformed line is reported with its number.
+pub fn parse_trajectory(text: &str) -> Result<Vec<SearchEvent>, String> {
+    let mut events = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ev: SearchEvent =
+            serde_json::from_str(line).map_err(|e| format!("trajectory line {}: {e}", i + 1))?;
+        events.push(ev);
+    }
+    if !events.iter().any(|e| matches!(e, SearchEvent::Step(_))) {
+        return Err("the trajectory has no step events".into());
+    }
+    Ok(events)
+}
+
+/// Parses a `result.json` (extra fields such as `nb201` and `run_dir` are ignored).
+pub fn parse_result(text: &str) -> Result<SearchResult, String> {
+    serde_json::from_str(text).map_err(|e| format!("result.json: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trajectory_round_trips_and_bad_lines_are_named() {
+        let device = crate::cpu_device();
+        let cfg = SearchConfig {
+            steps: 2,
+            batch: 4,
+            channels: 2,
+            size: 8,
+            ..SearchConfig::default()
+        };
+        let events: Vec<SearchEvent> = Search::new(&cfg, &device)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let text: String = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        assert_eq!(parse_trajectory(&text).unwrap(), events);
+        let e = parse_trajectory(&format!("{text}{{not json\n")).unwrap_err();
+        assert!(e.contains("line 5"), "{e}");
+        assert!(parse_trajectory("").unwrap_err().contains("no step"));
+        let SearchEvent::Finished(r) = &events[3] else {
+            panic!()
+        };
+        let mut v = serde_json::to_value(r).unwrap();
+        v["nb201"] = serde_json::json!(null);
+        assert_eq!(&parse_result(&v.to_string()).unwrap(), r);
+        assert!(parse_result("{}").is_err());
+    }
 }

@@ -227,7 +227,11 @@ impl FromStr for Genotype {
             let inner = group
                 .strip_prefix('|')
                 .and_then(|x| x.strip_suffix('|'))
-                .ok_or_else(|| bad(format!("node {node} group `{group}` must start and end with `|`")))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "node {node} group `{group}` must start and end with `|`"
+                    ))
+                })?;
             let items: Vec<&str> = inner.split('|').collect();
             if items.len() != node {
                 return Err(bad(format!(
@@ -311,12 +315,27 @@ mod tests {
     fn malformed_strings_are_rejected_with_reasons() {
         for (s, needle) in [
             ("", "3 node groups"),
-            ("|nor_conv_3x3~0|+|nor_conv_3x3~0|+|skip_connect~0|", "node 2 needs 2 inputs"),
-            ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op `conv`"),
-            ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "names source node 1"),
-            ("none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "must start and end"),
+            (
+                "|nor_conv_3x3~0|+|nor_conv_3x3~0|+|skip_connect~0|",
+                "node 2 needs 2 inputs",
+            ),
+            (
+                "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "unknown op `conv`",
+            ),
+            (
+                "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "names source node 1",
+            ),
+            (
+                "none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "must start and end",
+            ),
             ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "op~i"),
-            ("|none~x|+|none~0|none~1|+|none~0|none~1|none~2|", "not a node index"),
+            (
+                "|none~x|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "not a node index",
+            ),
         ] {
             let err = s.parse::<Genotype>().unwrap_err().to_string();
             assert!(err.contains(needle), "{s:?} gave {err:?}");
@@ -328,9 +347,10 @@ mod tests {
     #[test]
     fn live_edges_prune_dead_paths() {
         // Node 1 is fed by nothing, so edges leaving node 1 are dead.
-        let g: Genotype = "|none~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|nor_conv_1x1~2|"
-            .parse()
-            .unwrap();
+        let g: Genotype =
+            "|none~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|nor_conv_1x1~2|"
+                .parse()
+                .unwrap();
         assert_eq!(g.live_edges(), [false, true, false, false, false, true]);
     }
 

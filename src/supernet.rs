@@ -78,6 +78,7 @@ pub struct Supernet {
 
 /// How each edge of every cell combines its five ops.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // built once per pass, never stored in bulk
 pub enum CellMix {
     /// `[6, 5]` weights: edge output = Σ_k w[e, k]·op_k(x) (soft or straight-through hard
     /// Gumbel-softmax, eq. 13 of the paper). May be tracked (for ∇α).
@@ -162,13 +163,7 @@ fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4>
 fn bn(x: Tensor<4>) -> Tensor<4> {
     let c = x.dims()[1];
     let dev = x.device();
-    batch_norm_train(
-        x,
-        Tensor::ones([c], &dev),
-        Tensor::zeros([c], &dev),
-        1e-5,
-    )
-    .output
+    batch_norm_train(x, Tensor::ones([c], &dev), Tensor::zeros([c], &dev), 1e-5).output
 }
 
 fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
@@ -225,9 +220,15 @@ impl SupernetConfig {
         let params = specs
             .iter()
             .map(|s| {
-                let fan_in = if s.shape.len() == 1 { ch } else { s.shape[1..].iter().product() };
+                let fan_in = if s.shape.len() == 1 {
+                    ch
+                } else {
+                    s.shape[1..].iter().product()
+                };
                 let bound = 1.0 / (fan_in as f32).sqrt();
-                let v: Vec<f32> = (0..s.numel()).map(|_| r.random_range(-bound..bound)).collect();
+                let v: Vec<f32> = (0..s.numel())
+                    .map(|_| r.random_range(-bound..bound))
+                    .collect();
                 Tensor::from_data(TensorData::new(v, [s.numel()]), device)
             })
             .collect();
@@ -277,7 +278,12 @@ impl Supernet {
         }
         for (s, p) in self.specs.iter().zip(&params) {
             if p.dims()[0] != s.numel() {
-                return Err(format!("{} needs {} values, got {}", s.name, s.numel(), p.dims()[0]));
+                return Err(format!(
+                    "{} needs {} values, got {}",
+                    s.name,
+                    s.numel(),
+                    p.dims()[0]
+                ));
             }
         }
         self.params = params;
@@ -442,10 +448,7 @@ pub fn relaxed_weights(
     hard_choice: Option<&Genotype>,
 ) -> Tensor<2> {
     let dev = alpha.device();
-    let g = Tensor::<2>::from_data(
-        TensorData::new(gumbel.concat(), [NUM_EDGES, NUM_OPS]),
-        &dev,
-    );
+    let g = Tensor::<2>::from_data(TensorData::new(gumbel.concat(), [NUM_EDGES, NUM_OPS]), &dev);
     let soft = softmax((alpha + g).div_scalar(tau), 1);
     match hard_choice {
         None => soft,
@@ -464,7 +467,9 @@ pub fn relaxed_weights(
 pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTable {
     if hard {
         let g = Genotype::argmax(gumbel);
-        return std::array::from_fn(|e| std::array::from_fn(|k| (g.ops[e].index() == k) as u8 as f32));
+        return std::array::from_fn(|e| {
+            std::array::from_fn(|k| (g.ops[e].index() == k) as u8 as f32)
+        });
     }
     crate::nasi::softmax_rows(&gumbel.map(|r| r.map(|v| (v as f64 / tau) as f32)))
 }

@@ -15,7 +15,8 @@ pub const OP_STYLE: [(&str, &str, &str); 5] = [
     ("#009e73", "2 3", "avg"),
 ];
 
-const NODE_XY: [(f64, f64); NUM_NODES] = [(50.0, 150.0), (190.0, 50.0), (330.0, 250.0), (470.0, 150.0)];
+const NODE_XY: [(f64, f64); NUM_NODES] =
+    [(50.0, 150.0), (190.0, 50.0), (330.0, 250.0), (470.0, 150.0)];
 
 /// SVG text of `genotype`; `probs` (softmax of α*, `[6][5]`) sets edge widths when given.
 pub fn cell_svg(genotype: &Genotype, probs: Option<&ArchTable>) -> String {
@@ -34,12 +35,23 @@ pub fn cell_svg(genotype: &Genotype, probs: Option<&ArchTable>) -> String {
         let (x2, y2) = NODE_XY[to];
         // Curve edges that would overlap the straight 0→3 line.
         let bend = if (from, to) == (0, 3) { 0.0 } else { 0.18 };
-        let (mx, my) = ((x1 + x2) / 2.0 - (y2 - y1) * bend, (y1 + y2) / 2.0 + (x2 - x1) * bend);
-        let (color, opacity) = if live[e] { (color, 0.35 + 0.65 * p) } else { ("#c8c8c8", 0.6) };
+        let (mx, my) = (
+            (x1 + x2) / 2.0 - (y2 - y1) * bend,
+            (y1 + y2) / 2.0 + (x2 - x1) * bend,
+        );
+        let (color, opacity) = if live[e] {
+            (color, 0.35 + 0.65 * p)
+        } else {
+            ("#c8c8c8", 0.6)
+        };
         let _ = write!(
             s,
             r#"<g class="edge" data-edge="{e}"><title>edge {to}←{from}: {op} (p = {p:.3}){dead}</title><path d="M{x1},{y1} Q{mx},{my} {x2},{y2}" fill="none" stroke="{color}" stroke-width="{width:.2}" stroke-opacity="{opacity:.2}" stroke-dasharray="{dash}"/><text x="{tx:.1}" y="{ty:.1}" font-family="sans-serif" font-size="13" text-anchor="middle" fill="{tc}">{glyph}</text></g>"#,
-            dead = if live[e] { "" } else { ", not on any input→output path" },
+            dead = if live[e] {
+                ""
+            } else {
+                ", not on any input→output path"
+            },
             tx = (x1 + 2.0 * mx + x2) / 4.0,
             ty = (y1 + 2.0 * my + y2) / 4.0 - 6.0,
             tc = if live[e] { "#222" } else { "#999" },

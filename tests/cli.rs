@@ -5,14 +5,29 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const TINY: &[&str] = &["--steps", "3", "--batch", "8", "--channels", "4", "--size", "8"];
+const TINY: &[&str] = &[
+    "--steps",
+    "3",
+    "--batch",
+    "8",
+    "--channels",
+    "4",
+    "--size",
+    "8",
+];
 
 fn table() -> String {
-    format!("{}/../shared/data/nb201_test_acc_200ep.csv", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../shared/data/nb201_test_acc_200ep.csv",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn nasi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nasi")).args(args).output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_nasi"))
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -33,7 +48,11 @@ fn search_json_with(base: &[&str], extra: &[&str], out: &Path) -> Value {
     let o = nasi(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(stdout.trim().lines().count(), 1, "one JSON object on stdout: {stdout}");
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "one JSON object on stdout: {stdout}"
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 
@@ -63,9 +82,15 @@ fn search_prints_json_and_writes_a_run_folder() {
         .collect();
     assert_eq!(lines.len(), 3 + 2);
     assert_eq!(lines[0]["type"], "started");
-    assert!(lines[1..4].iter().enumerate().all(|(i, l)| l["type"] == "step" && l["data"]["step"] == i + 1));
+    assert!(
+        lines[1..4]
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l["type"] == "step" && l["data"]["step"] == i + 1)
+    );
     assert_eq!(lines[4]["type"], "finished");
-    let result: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
     assert_eq!(result["genotype"], v["genotype"]);
     let svg = std::fs::read_to_string(dir.join("cell.svg")).unwrap();
     assert!(svg.contains(&g.to_string()));
@@ -94,7 +119,10 @@ fn same_seed_same_genotype_and_trajectory() {
     };
     assert_eq!(strip(&a), strip(&b));
     let vc = search_json(&["--seed", "4"], &tmp("det-c"));
-    assert_ne!(va["alpha"], vc["alpha"], "another seed gives another trajectory");
+    assert_ne!(
+        va["alpha"], vc["alpha"],
+        "another seed gives another trajectory"
+    );
 }
 
 #[test]
@@ -104,8 +132,20 @@ fn config_file_under_command_line_flags() {
     std::fs::write(&file, "seed = 3\nsteps = 2\ntau = 0.5\n").unwrap();
     let out = dir.join("run");
     let o = nasi(&[
-        "search", "--config", file.to_str().unwrap(), "--seed", "5", "--batch", "4", "--channels", "2",
-        "--size", "8", "--out", out.to_str().unwrap(), "--quiet",
+        "search",
+        "--config",
+        file.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--batch",
+        "4",
+        "--channels",
+        "2",
+        "--size",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cfg: nasi::config::SearchConfig =
@@ -125,9 +165,24 @@ fn cifar_batches_from_a_binary_file() {
     std::fs::write(&f, bytes).unwrap();
     for spec in ["cifar10", "random-labels"] {
         let data = format!("{spec}:{}", f.display());
-        let base = ["--steps", "2", "--batch", "4", "--channels", "2", "--size", "32"];
+        let base = [
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--channels",
+            "2",
+            "--size",
+            "32",
+        ];
         let v = search_json_with(&base, &["--data", &data], &dir.join(spec));
-        assert!(v["genotype"].as_str().unwrap().parse::<nasi::space::Genotype>().is_ok());
+        assert!(
+            v["genotype"]
+                .as_str()
+                .unwrap()
+                .parse::<nasi::space::Genotype>()
+                .is_ok()
+        );
         assert_eq!(v["config"]["data"], data);
     }
 }
@@ -136,7 +191,11 @@ fn cifar_batches_from_a_binary_file() {
 fn bad_input_gets_one_line_and_exit_code_2() {
     let dir = tmp("bad");
     let bad_csv = dir.join("bad.csv");
-    std::fs::write(&bad_csv, "arch,cifar10_test,cifar100_test,imagenet16_test\n|nope~0|,1,2,3\n").unwrap();
+    std::fs::write(
+        &bad_csv,
+        "arch,cifar10_test,cifar100_test,imagenet16_test\n|nope~0|,1,2,3\n",
+    )
+    .unwrap();
     let bad_bin = dir.join("data_batch_1.bin");
     std::fs::write(&bad_bin, [1u8; 100]).unwrap();
     let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
@@ -144,22 +203,53 @@ fn bad_input_gets_one_line_and_exit_code_2() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["search", "--batch", "0"], "batch must be at least 1"),
         (vec!["search", "--steps", "0"], "steps must be at least 1"),
-        (vec!["search", "--tau", "0"], "tau must be a positive number"),
-        (vec!["search", "--tau", "-1"], "tau must be a positive number"),
-        (vec!["search", "--mu", "-2"], "mu must be a non-negative number"),
-        (vec!["search", "--nb201", "/no/such/table.csv"], "cannot read NB201 table"),
-        (vec!["search", "--nb201", bad_csv.to_str().unwrap()], "line 2"),
-        (vec!["search", "--data", &cifar, "--size", "32"], "not a positive multiple of 3073"),
-        (vec!["score", "|nor_conv_3x3~0|+|oops|"], "malformed NB201 string"),
-        (vec!["lookup", "|x~0|", "--nb201", bad_csv.to_str().unwrap()], "malformed NB201 string"),
-        (vec!["lookup", g, "--nb201", bad_csv.to_str().unwrap()], "malformed NB201 table"),
+        (
+            vec!["search", "--tau", "0"],
+            "tau must be a positive number",
+        ),
+        (
+            vec!["search", "--tau", "-1"],
+            "tau must be a positive number",
+        ),
+        (
+            vec!["search", "--mu", "-2"],
+            "mu must be a non-negative number",
+        ),
+        (
+            vec!["search", "--nb201", "/no/such/table.csv"],
+            "cannot read NB201 table",
+        ),
+        (
+            vec!["search", "--nb201", bad_csv.to_str().unwrap()],
+            "line 2",
+        ),
+        (
+            vec!["search", "--data", &cifar, "--size", "32"],
+            "not a positive multiple of 3073",
+        ),
+        (
+            vec!["score", "|nor_conv_3x3~0|+|oops|"],
+            "malformed NB201 string",
+        ),
+        (
+            vec!["lookup", "|x~0|", "--nb201", bad_csv.to_str().unwrap()],
+            "malformed NB201 string",
+        ),
+        (
+            vec!["lookup", g, "--nb201", bad_csv.to_str().unwrap()],
+            "malformed NB201 table",
+        ),
     ];
     for (args, needle) in cases {
         let o = nasi(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line, got {err}"
+        );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
@@ -171,10 +261,26 @@ fn lookup_and_score_report_a_cell() {
     assert!(o.status.success());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!((v["nb201"]["cifar10"].as_f64().unwrap() - 94.3633).abs() < 0.01);
-    let o = nasi(&["score", g, "--batch", "4", "--channels", "2", "--size", "8", "--json"]);
+    let o = nasi(&[
+        "score",
+        g,
+        "--batch",
+        "4",
+        "--channels",
+        "2",
+        "--size",
+        "8",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let (t, tr) = (v["trace"].as_f64().unwrap(), v["exact_trace"].as_f64().unwrap());
-    assert!(t > 0.0 && t <= 2.0 * tr / 4.0, "T~ {t} within 2·tr/b of {tr}");
+    let (t, tr) = (
+        v["trace"].as_f64().unwrap(),
+        v["exact_trace"].as_f64().unwrap(),
+    );
+    assert!(
+        t > 0.0 && t <= 2.0 * tr / 4.0,
+        "T~ {t} within 2·tr/b of {tr}"
+    );
     assert_eq!(v["eigenvalues"].as_array().unwrap().len(), 4);
 }

@@ -44,24 +44,49 @@ struct Fixture {
 }
 
 fn check(name: &str) {
-    let path = format!("{}/tests/reference/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/reference/fixtures/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let f: Fixture = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let c = &f.config;
     let device = nasi::cpu_device();
-    let mut net = SupernetConfig { channels: c.channels, cells: c.cells, classes: c.classes, size: c.size }
-        .init(0, &device);
+    let mut net = SupernetConfig {
+        channels: c.channels,
+        cells: c.cells,
+        classes: c.classes,
+        size: c.size,
+    }
+    .init(0, &device);
     for (spec, p) in net.specs().iter().zip(&f.params) {
-        assert_eq!((&spec.name, &spec.shape), (&p.name, &p.shape), "parameter order");
+        assert_eq!(
+            (&spec.name, &spec.shape),
+            (&p.name, &p.shape),
+            "parameter order"
+        );
     }
     net.set_params(
         f.params
             .iter()
-            .map(|p| Tensor::from_data(TensorData::new(p.values.clone(), [p.values.len()]), &device))
+            .map(|p| {
+                Tensor::from_data(TensorData::new(p.values.clone(), [p.values.len()]), &device)
+            })
             .collect(),
     )
     .unwrap();
-    let batch = Batch { x: f.x.clone(), labels: f.labels.clone(), batch: c.batch, size: c.size };
-    let input = StepInput { batch: &batch, gumbel: &f.gumbel, tau: c.tau, hard: c.hard, fd_radius: 1e-3 };
+    let batch = Batch {
+        x: f.x.clone(),
+        labels: f.labels.clone(),
+        batch: c.batch,
+        size: c.size,
+    };
+    let input = StepInput {
+        batch: &batch,
+        gumbel: &f.gumbel,
+        tau: c.tau,
+        hard: c.hard,
+        fd_radius: 1e-3,
+    };
     let got = trace_and_alpha_grad(&net, &input, &device).read();
 
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
@@ -78,10 +103,20 @@ fn check(name: &str) {
 
     let ad = device.clone().autodiff();
     let choice = c.hard.then(|| nasi::space::Genotype::argmax(&f.gumbel));
-    let w = relaxed_weights(Tensor::zeros([NUM_EDGES, NUM_OPS], &ad), &f.gumbel, c.tau, choice.as_ref());
+    let w = relaxed_weights(
+        Tensor::zeros([NUM_EDGES, NUM_OPS], &ad),
+        &f.gumbel,
+        c.tau,
+        choice.as_ref(),
+    );
     let x = input_tensor(&batch, &device).autodiff();
     let ntk = exact_ntk(net.params(), c.batch, c.classes, |p| {
-        net.forward(p, x.clone(), &CellMix::Relaxed(w.clone()), &mut ReluTape::Free)
+        net.forward(
+            p,
+            x.clone(),
+            &CellMix::Relaxed(w.clone()),
+            &mut ReluTape::Free,
+        )
     });
     let diag: f64 = (0..c.batch)
         .map(|i| ntk.clone().slice([i..i + 1, i..i + 1]).into_scalar::<f32>() as f64)

@@ -15,19 +15,38 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt();
     d / b.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
 fn check(hard: bool) {
     let device = nasi::cpu_device();
     let ad = device.clone().autodiff();
-    let net = SupernetConfig { channels: 3, cells: 1, classes: 4, size: 8 }.init(11, &device);
-    let batch = Sampler::new(&nasi::config::DataSpec::Gaussian, 11, 6, 8, 4).unwrap().next_batch();
+    let net = SupernetConfig {
+        channels: 3,
+        cells: 1,
+        classes: 4,
+        size: 8,
+    }
+    .init(11, &device);
+    let batch = Sampler::new(&nasi::config::DataSpec::Gaussian, 11, 6, 8, 4)
+        .unwrap()
+        .next_batch();
     let noise = gumbel(&mut rng(11, Stream::Gumbel));
     let tau = 1.0;
     let choice = hard.then(|| nasi::space::Genotype::argmax(&noise));
-    let input = StepInput { batch: &batch, gumbel: &noise, tau, hard, fd_radius: 1e-3 };
+    let input = StepInput {
+        batch: &batch,
+        gumbel: &noise,
+        tau,
+        hard,
+        fd_radius: 1e-3,
+    };
     let hvp: Vec<f64> = trace_and_alpha_grad(&net, &input, &device)
         .read()
         .grad_trace
@@ -39,7 +58,12 @@ fn check(hard: bool) {
     // Masks of the unperturbed pass at α = 0, to be replayed while α moves (the exact
     // derivative treats ReLU masks as constant; T̃ jumps where a mask flips).
     let mut rec = ReluTape::Record(Vec::new());
-    let w0 = relaxed_weights(Tensor::zeros([NUM_EDGES, NUM_OPS], &ad), &noise, tau, choice.as_ref());
+    let w0 = relaxed_weights(
+        Tensor::zeros([NUM_EDGES, NUM_OPS], &ad),
+        &noise,
+        tau,
+        choice.as_ref(),
+    );
     let x = input_tensor(&batch, &device).autodiff();
     let _ = net.forward(net.params(), x, &CellMix::Relaxed(w0), &mut rec);
 

@@ -15,8 +15,12 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 fn linear_model_matches_closed_forms() {
     let device = nasi::cpu_device();
     let (b, d, k) = (5usize, 4usize, 3usize);
-    let xs: Vec<f32> = (0..b * d).map(|i| ((i * 37 % 11) as f32 - 5.0) / 4.0).collect();
-    let wv: Vec<f32> = (0..k * d).map(|i| ((i * 13 % 7) as f32 - 3.0) / 5.0).collect();
+    let xs: Vec<f32> = (0..b * d)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 4.0)
+        .collect();
+    let wv: Vec<f32> = (0..k * d)
+        .map(|i| ((i * 13 % 7) as f32 - 3.0) / 5.0)
+        .collect();
     let bv: Vec<f32> = vec![0.1, -0.2, 0.05];
     let labels = vec![0usize, 2, 1, 1, 0];
     let params = vec![
@@ -34,7 +38,12 @@ fn linear_model_matches_closed_forms() {
     let mut gb = vec![0f64; k];
     for i in 0..b {
         let z: Vec<f64> = (0..k)
-            .map(|c| bv[c] as f64 + (0..d).map(|j| wv[c * d + j] as f64 * xs[i * d + j] as f64).sum::<f64>())
+            .map(|c| {
+                bv[c] as f64
+                    + (0..d)
+                        .map(|j| wv[c * d + j] as f64 * xs[i * d + j] as f64)
+                        .sum::<f64>()
+            })
             .collect();
         let m = z.iter().cloned().fold(f64::MIN, f64::max);
         let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
@@ -48,15 +57,23 @@ fn linear_model_matches_closed_forms() {
     }
     let want: f64 = gw.iter().chain(&gb).map(|v| v * v).sum();
     let got = gn.trace.into_scalar::<f32>() as f64;
-    assert!((got - want).abs() / want < 1e-5, "T~ {got} vs closed form {want}");
+    assert!(
+        (got - want).abs() / want < 1e-5,
+        "T~ {got} vs closed form {want}"
+    );
 
     // Exact NTK: Θ_ij = K·(x_i·x_j + 1) for a linear head with bias.
     let ntk = host(exact_ntk(&params, b, k, logits));
     for i in 0..b {
         for j in 0..b {
-            let dot: f64 = (0..d).map(|t| xs[i * d + t] as f64 * xs[j * d + t] as f64).sum();
+            let dot: f64 = (0..d)
+                .map(|t| xs[i * d + t] as f64 * xs[j * d + t] as f64)
+                .sum();
             let want = k as f64 * (dot + 1.0);
-            assert!((ntk[i * b + j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0), "Θ[{i},{j}]");
+            assert!(
+                (ntk[i * b + j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0),
+                "Θ[{i},{j}]"
+            );
         }
     }
 }
@@ -66,7 +83,13 @@ fn estimator_is_bounded_by_twice_the_trace_over_b() {
     let device = nasi::cpu_device();
     let ad = device.clone().autodiff();
     let (b, k) = (6, 5);
-    let net = SupernetConfig { channels: 3, cells: 1, classes: k, size: 8 }.init(3, &device);
+    let net = SupernetConfig {
+        channels: 3,
+        cells: 1,
+        classes: k,
+        size: 8,
+    }
+    .init(3, &device);
     let mut sampler = Sampler::new(&DataSpec::Gaussian, 3, b, 8, k).unwrap();
     let mut mixes: Vec<CellMix> = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
         "|skip_connect~0|+|none~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
@@ -74,20 +97,32 @@ fn estimator_is_bounded_by_twice_the_trace_over_b() {
         .iter()
         .map(|s| CellMix::Fixed(s.parse().unwrap()))
         .collect();
-    let w: Vec<f32> = (0..NUM_EDGES * NUM_OPS).map(|i| ((i * 7 % 5) as f32 + 1.0) / 15.0).collect();
-    mixes.push(CellMix::Relaxed(Tensor::from_data(TensorData::new(w, [NUM_EDGES, NUM_OPS]), &ad)));
+    let w: Vec<f32> = (0..NUM_EDGES * NUM_OPS)
+        .map(|i| ((i * 7 % 5) as f32 + 1.0) / 15.0)
+        .collect();
+    mixes.push(CellMix::Relaxed(Tensor::from_data(
+        TensorData::new(w, [NUM_EDGES, NUM_OPS]),
+        &ad,
+    )));
     for mix in &mixes {
         let batch = sampler.next_batch();
         let x = input_tensor(&batch, &device).autodiff();
         let f = |p: &[Tensor<1>]| net.forward(p, x.clone(), mix, &mut ReluTape::Free);
-        let t = grad_norm_sq(net.params(), one_hot(&batch.labels, k, &device), f).trace.into_scalar::<f32>();
+        let t = grad_norm_sq(net.params(), one_hot(&batch.labels, k, &device), f)
+            .trace
+            .into_scalar::<f32>();
         let ntk = host(exact_ntk(net.params(), b, k, f));
         let tr: f32 = (0..b).map(|i| ntk[i * b + i]).sum();
         // Θ is a Gram matrix: symmetric with a non-negative spectrum.
-        let ev = nasi::ntk::symmetric_eigenvalues(&ntk.iter().map(|&v| v as f64).collect::<Vec<_>>(), b);
+        let ev =
+            nasi::ntk::symmetric_eigenvalues(&ntk.iter().map(|&v| v as f64).collect::<Vec<_>>(), b);
         assert!(ev[0] > -1e-3 * ev[b - 1], "NTK spectrum {ev:?}");
         assert!((ev.iter().sum::<f64>() - tr as f64).abs() < 1e-3 * tr as f64);
-        assert!(t > 0.0 && t <= 2.0 * tr / b as f32, "T~ = {t} exceeds 2·tr(Θ)/b = {}", 2.0 * tr / b as f32);
+        assert!(
+            t > 0.0 && t <= 2.0 * tr / b as f32,
+            "T~ = {t} exceeds 2·tr(Θ)/b = {}",
+            2.0 * tr / b as f32
+        );
     }
 }
 
@@ -95,17 +130,29 @@ fn estimator_is_bounded_by_twice_the_trace_over_b() {
 fn one_hot_relaxed_cell_equals_the_standalone_network() {
     let device = nasi::cpu_device();
     let ad = device.clone().autodiff();
-    let g: Genotype = "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|"
-        .parse()
-        .unwrap();
-    let net = SupernetConfig { channels: 4, cells: 2, classes: 10, size: 8 }.init(5, &device);
-    let batch = Sampler::new(&DataSpec::Gaussian, 5, 4, 8, 10).unwrap().next_batch();
+    let g: Genotype =
+        "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+    let net = SupernetConfig {
+        channels: 4,
+        cells: 2,
+        classes: 10,
+        size: 8,
+    }
+    .init(5, &device);
+    let batch = Sampler::new(&DataSpec::Gaussian, 5, 4, 8, 10)
+        .unwrap()
+        .next_batch();
     let x = input_tensor(&batch, &device).autodiff();
     let mut w = vec![0f32; NUM_EDGES * NUM_OPS];
     for (e, op) in g.ops.iter().enumerate() {
         w[e * NUM_OPS + op.index()] = 1.0;
     }
-    let relaxed = CellMix::Relaxed(Tensor::from_data(TensorData::new(w, [NUM_EDGES, NUM_OPS]), &ad));
+    let relaxed = CellMix::Relaxed(Tensor::from_data(
+        TensorData::new(w, [NUM_EDGES, NUM_OPS]),
+        &ad,
+    ));
     let t = |mix: &CellMix| {
         grad_norm_sq(net.params(), one_hot(&batch.labels, 10, &device), |p| {
             net.forward(p, x.clone(), mix, &mut ReluTape::Free)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Regenerates the ablation table of docs/results.md: each row runs `nasi reproduce` over seeds
+# 0-4 with one setting changed from the defaults and prints a markdown row with the command,
+# NB201 test accuracy (mean ± population std) on CIFAR-10 / CIFAR-100 / ImageNet16-120 and the
+# mean wall time per search. The search never reads the table; it is used only to report.
+# Usage: scripts/ablation.sh [TABLE] [ROWS...]   (ROWS: flag strings; default: the documented set)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TABLE=${1:-../shared/data/nb201_test_acc_200ep.csv}
+shift || true
+cargo build --release -q
+if [ $# -gt 0 ]; then ROWS=("$@"); else ROWS=(
+  ""
+  "--steps 100"
+  "--steps 160"
+  "--tau 0.5"
+  "--tau 2"
+  "--hard"
+  "--mu 2"
+  "--mu 2 --nu 1.0"
+  "--batch 64"
+  "--cells 2"
+  "--channels 16"
+  "--size 32"
+); fi
+echo "| flags (on top of the defaults) | CIFAR-10 | CIFAR-100 | ImageNet16-120 | s/search |"
+echo "|---|---|---|---|---|"
+for row in "${ROWS[@]}"; do
+  # shellcheck disable=SC2086
+  json=$(./target/release/nasi reproduce --seeds 0-4 --nb201 "$TABLE" --json $row)
+  echo "$json" | python3 -c '
+import json, sys
+r = json.load(sys.stdin); m, s = r["mean"], r["std"]
+secs = sum(x["seconds"] for x in r["runs"]) / len(r["runs"])
+f = lambda k: f"{m[k]:.2f} ± {s[k]:.2f}"
+print(f"| `{sys.argv[1] or \"(defaults)\"}` | {f(\"cifar10\")} | {f(\"cifar100\")} | {f(\"imagenet16\")} | {secs:.1f} |")
+' "$row"
+done

@@ -1,0 +1,196 @@
+//! The page's URL hash: the whole [`SearchConfig`] plus view state, so that a link reproduces a
+//! run. Keys are the config's kebab-case keys (`seed`, `steps`, `batch`, `channels`, …) and the
+//! view keys `preset`, `step`, `embed`, `autorun`. A bad field falls back to its default and is
+//! named in a notice; nothing in a hash can make the page fail.
+
+use serde_json::Value;
+
+use crate::config::SearchConfig;
+
+/// View state carried in the hash besides the config.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewState {
+    /// Name of a precomputed preset to replay.
+    pub preset: Option<String>,
+    /// Selected step (1-based) of the timeline.
+    pub step: Option<usize>,
+    /// Hide the explanations (for an iframe).
+    pub embed: bool,
+    /// Start a live run as soon as the page loads.
+    pub autorun: bool,
+}
+
+fn encode_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn decode_value(v: &str) -> Option<String> {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The hash (without `#`) for a config and view; only fields that differ from the defaults.
+pub fn encode(cfg: &SearchConfig, view: &ViewState) -> String {
+    let def = serde_json::to_value(SearchConfig::default()).expect("plain struct");
+    let cur = serde_json::to_value(cfg).expect("plain struct");
+    let mut parts = Vec::new();
+    if let (Value::Object(d), Value::Object(c)) = (&def, &cur) {
+        for (k, v) in c {
+            if d.get(k) != Some(v) {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                parts.push(format!("{k}={}", encode_value(&text)));
+            }
+        }
+    }
+    if let Some(p) = &view.preset {
+        parts.push(format!("preset={}", encode_value(p)));
+    }
+    if let Some(s) = view.step {
+        parts.push(format!("step={s}"));
+    }
+    if view.embed {
+        parts.push("embed=1".into());
+    }
+    if view.autorun {
+        parts.push("autorun=1".into());
+    }
+    parts.join("&")
+}
+
+/// Parses a hash (with or without `#`); returns the config, the view and one notice per field
+/// that was ignored.
+pub fn decode(hash: &str) -> (SearchConfig, ViewState, Vec<String>) {
+    let mut cfg = SearchConfig::default();
+    let mut view = ViewState::default();
+    let mut notices = Vec::new();
+    for part in hash
+        .trim_start_matches('#')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, raw) = part.split_once('=').unwrap_or((part, ""));
+        let Some(val) = decode_value(raw) else {
+            notices.push(format!(
+                "URL field `{key}` is not valid percent-encoding; ignored"
+            ));
+            continue;
+        };
+        let flag = |v: &str| matches!(v, "1" | "true" | "yes" | "");
+        match key {
+            "preset" => view.preset = Some(val),
+            "step" => match val.parse::<usize>() {
+                Ok(s) if s >= 1 => view.step = Some(s),
+                _ => notices.push(format!(
+                    "URL field `step` = `{val}` is not a step number; ignored"
+                )),
+            },
+            "embed" => view.embed = flag(&val),
+            "autorun" => view.autorun = flag(&val),
+            _ => match with_field(&cfg, key, &val) {
+                Ok(c) => cfg = c,
+                Err(why) => notices.push(format!("URL field `{key}`: {why}; using the default")),
+            },
+        }
+    }
+    (cfg, view, notices)
+}
+
+/// `cfg` with one field set from text, if the result is a valid config.
+fn with_field(cfg: &SearchConfig, key: &str, val: &str) -> Result<SearchConfig, String> {
+    let mut v = serde_json::to_value(cfg).expect("plain struct");
+    let Value::Object(map) = &mut v else {
+        unreachable!("a struct")
+    };
+    let slot = map
+        .get_mut(key)
+        .ok_or_else(|| "unknown field".to_string())?;
+    *slot = match slot {
+        Value::Bool(_) => Value::Bool(match val {
+            "1" | "true" | "" => true,
+            "0" | "false" => false,
+            _ => return Err(format!("`{val}` is not a boolean")),
+        }),
+        Value::Number(_) => {
+            let n: f64 = val
+                .parse()
+                .map_err(|_| format!("`{val}` is not a number"))?;
+            if !n.is_finite() {
+                return Err(format!("`{val}` is not a finite number"));
+            }
+            if n.fract() == 0.0 && n >= 0.0 && n < 9.0e15 {
+                Value::from(n as u64)
+            } else {
+                Value::from(n)
+            }
+        }
+        _ => Value::String(val.to_string()),
+    };
+    let c: SearchConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    c.validate().map_err(|e| e.0)?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NuRule;
+
+    #[test]
+    fn round_trip_and_defaults_are_omitted() {
+        let cfg = SearchConfig {
+            seed: 12,
+            channels: 4,
+            tau: 0.5,
+            hard: true,
+            nu: NuRule::Fixed(1.25),
+            ..SearchConfig::default()
+        };
+        let view = ViewState {
+            step: Some(3),
+            embed: true,
+            autorun: true,
+            preset: None,
+        };
+        let h = encode(&cfg, &view);
+        assert!(!h.contains("steps="), "{h}");
+        let (c2, v2, notes) = decode(&format!("#{h}"));
+        assert_eq!((c2, v2), (cfg, view));
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(encode(&SearchConfig::default(), &ViewState::default()), "");
+    }
+
+    #[test]
+    fn bad_fields_fall_back_with_a_notice() {
+        let (c, _, notes) =
+            decode("#seed=5&batch=0&tau=abc&bogus=1&steps=7&step=x&data=gaussian%ZZ");
+        assert_eq!(c.seed, 5);
+        assert_eq!(c.steps, 7);
+        assert_eq!(c.batch, SearchConfig::default().batch);
+        let all = notes.join("\n");
+        for needle in ["`batch`", "`tau`", "`bogus`", "`step`", "`data`"] {
+            assert!(all.contains(needle), "{needle} missing from {all}");
+        }
+    }
+}
