@@ -32,7 +32,8 @@ for row in "${ROWS[@]}"; do
 import json, sys
 r = json.load(sys.stdin); m, s = r["mean"], r["std"]
 secs = sum(x["seconds"] for x in r["runs"]) / len(r["runs"])
-f = lambda k: f"{m[k]:.2f} ± {s[k]:.2f}"
-print(f"| `{sys.argv[1] or \"(defaults)\"}` | {f(\"cifar10\")} | {f(\"cifar100\")} | {f(\"imagenet16\")} | {secs:.1f} |")
+cell = lambda k: "%.2f ± %.2f" % (m[k], s[k])
+flags = sys.argv[1] or "(defaults)"
+print("| `%s` | %s | %s | %s | %.1f |" % (flags, cell("cifar10"), cell("cifar100"), cell("imagenet16"), secs))
 ' "$row"
 done

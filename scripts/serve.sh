@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/web-tools.sh
 ensure_web_tools
-exec trunk serve --address 127.0.0.1 --port "${PORT:-8080}" "$@"
+ensure_wasm_opt
+exec trunk serve --release --offline --address 127.0.0.1 --port "${PORT:-8080}" "$@"

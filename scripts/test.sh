@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the project: formatting, lints, all native tests (gradient proofs and
-# PyTorch-fixture agreement included), the CLI smoke runs, and the CUDA type-check.
+# PyTorch-fixture agreement included), the CLI smoke runs, the CUDA type-check, the release web
+# build and the browser end-to-end test (installing trunk, wasm-bindgen-cli, binaryen's wasm-opt,
+# Chromium and playwright-core when missing).
 # Reads the NB201 tables from ../shared/data (test data, not part of the project).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +20,18 @@ cargo test --release
 
 step "CUDA type-check (DOCS_RS=1: its build script would download an LLVM bundle)"
 DOCS_RS=1 cargo check --features cuda
+
+step "web: build the release page (trunk; wasm-opt from npm binaryen)"
+source scripts/web-tools.sh
+ensure_web_tools
+ensure_wasm_opt
+trunk build --release --offline
+wasm=$(ls dist/*.wasm)
+echo "release wasm: $(stat -c %s "$wasm") bytes, gzip $(gzip -9 -c "$wasm" | wc -c) bytes"
+
+step "web: end-to-end in headless Chromium with software WebGPU"
+ensure_chromium
+(cd tests/web && npm ci --no-audit --no-fund --silent)
+node tests/web/e2e.mjs dist target/e2e
 
 step "all checks passed"

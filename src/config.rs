@@ -51,6 +51,26 @@ impl FromStr for DataSpec {
     }
 }
 
+/// How the Hessian-vector product ∇αT̃ = 2·(∂²L/∂α∂θ)·v is differenced (see [`crate::nasi`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FdScheme {
+    /// [∇αL(θ+εv) − ∇αL(θ−εv)]/ε: error O(ε²), three forward/backward passes per step.
+    Central,
+    /// 2·[∇αL(θ+εv) − ∇αL(θ)]/ε, ∇αL(θ) taken from the pass that gives v: error O(ε), two
+    /// passes per step.
+    Forward,
+}
+
+impl fmt::Display for FdScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FdScheme::Central => "central",
+            FdScheme::Forward => "forward",
+        })
+    }
+}
+
 /// How the threshold ν of the penalty μ·max(0, T̃ − ν) (paper eq. 8) is set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NuRule {
@@ -158,6 +178,10 @@ pub struct SearchConfig {
     /// r of the finite-difference Hessian-vector product: θ ± (r/‖∇θL‖)·∇θL.
     #[arg(long, default_value_t = 1e-3)]
     pub fd_radius: f64,
+    /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
+    /// `forward` (2 passes).
+    #[arg(long, value_enum, default_value_t = FdScheme::Central)]
+    pub fd_scheme: FdScheme,
 }
 
 impl Default for SearchConfig {

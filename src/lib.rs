@@ -33,6 +33,8 @@ pub mod space;
 pub mod supernet;
 pub mod svg;
 pub mod urlstate;
+#[cfg(target_family = "wasm")]
+pub mod web;
 
 /// The default CPU device (burn's pure-Rust `flex` backend).
 pub fn cpu_device() -> burn::tensor::Device {

@@ -48,7 +48,7 @@ pub enum TableError {
 pub const HEADER: &str = "arch,cifar10_test,cifar100_test,imagenet16_test";
 
 /// A loaded accuracy table, keyed by cell.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
     rows: HashMap<Genotype, Accuracies>,
 }

@@ -13,7 +13,7 @@
 //! Both take the network as a closure `params ↦ logits [b, K]`, so that any model (the supernet,
 //! a standalone cell network, a linear model in tests) can be measured.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 
 use crate::supernet::cross_entropy;
 
@@ -33,6 +33,8 @@ pub struct GradNorm {
     pub loss: Tensor<1>,
     /// v = ∇θL, one untracked tensor per parameter (zeros for unused parameters).
     pub grad: Vec<Tensor<1>>,
+    /// The backward pass's gradients, for other tracked leaves of the graph (e.g. α).
+    pub grads: Gradients,
 }
 
 /// NASI's NTK-trace estimator T̃ = ‖∇θ (1/b) Σᵢ CE(f(xᵢ), yᵢ)‖² (eq. 12).
@@ -58,6 +60,7 @@ pub fn grad_norm_sq(
         trace,
         loss: loss.inner(),
         grad,
+        grads,
     }
 }
 

@@ -223,6 +223,7 @@ impl Search {
             tau: self.config.tau,
             hard: self.config.hard,
             fd_radius: self.config.fd_radius,
+            fd_scheme: self.config.fd_scheme,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The page's URL hash: the whole [`SearchConfig`] plus view state, so that a link reproduces a
 //! run. Keys are the config's kebab-case keys (`seed`, `steps`, `batch`, `channels`, …) and the
-//! view keys `preset`, `step`, `embed`, `autorun`. A bad field falls back to its default and is
+//! view keys `preset`, `step`, `embed`, `autorun`, `selftest`. A bad field falls back to its default and is
 //! named in a notice; nothing in a hash can make the page fail.
 
 use serde_json::Value;
@@ -18,6 +18,8 @@ pub struct ViewState {
     pub embed: bool,
     /// Start a live run as soon as the page loads.
     pub autorun: bool,
+    /// Run the WebGPU-against-CPU check as soon as the page loads.
+    pub selftest: bool,
 }
 
 fn encode_value(v: &str) -> String {
@@ -76,6 +78,9 @@ pub fn encode(cfg: &SearchConfig, view: &ViewState) -> String {
     if view.autorun {
         parts.push("autorun=1".into());
     }
+    if view.selftest {
+        parts.push("selftest=1".into());
+    }
     parts.join("&")
 }
 
@@ -108,13 +113,28 @@ pub fn decode(hash: &str) -> (SearchConfig, ViewState, Vec<String>) {
             },
             "embed" => view.embed = flag(&val),
             "autorun" => view.autorun = flag(&val),
+            "selftest" => view.selftest = flag(&val),
             _ => match with_field(&cfg, key, &val) {
                 Ok(c) => cfg = c,
-                Err(why) => notices.push(format!("URL field `{key}`: {why}; using the default")),
+                Err(why) => {
+                    notices.push(format!("field `{key}`: {why}; kept {}", current(&cfg, key)))
+                }
             },
         }
     }
     (cfg, view, notices)
+}
+
+/// The current value of a config field as text (for notices), or `nothing` for unknown keys.
+fn current(cfg: &SearchConfig, key: &str) -> String {
+    match serde_json::to_value(cfg)
+        .ok()
+        .and_then(|v| v.get(key).cloned())
+    {
+        Some(Value::String(s)) => format!("`{s}`"),
+        Some(v) => format!("`{v}`"),
+        None => "nothing".into(),
+    }
 }
 
 /// `cfg` with one field set from text, if the result is a valid config.

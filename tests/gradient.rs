@@ -2,6 +2,7 @@
 //! with frozen ReLU masks against brute-force central differences of T̃ over every α coordinate.
 
 use burn::tensor::{Tensor, TensorData};
+use nasi::config::FdScheme;
 use nasi::data::{Sampler, Stream, gumbel, rng};
 use nasi::nasi::{StepInput, relaxed_trace, trace_and_alpha_grad};
 use nasi::space::{NUM_EDGES, NUM_OPS};
@@ -24,7 +25,7 @@ fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     d / b.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
-fn check(hard: bool) {
+fn check(hard: bool, fd_scheme: FdScheme) {
     let device = nasi::cpu_device();
     let ad = device.clone().autodiff();
     let net = SupernetConfig {
@@ -45,7 +46,12 @@ fn check(hard: bool) {
         gumbel: &noise,
         tau,
         hard,
-        fd_radius: 1e-3,
+        fd_radius: if fd_scheme == FdScheme::Forward {
+            1e-4
+        } else {
+            1e-3
+        },
+        fd_scheme,
     };
     let hvp: Vec<f64> = trace_and_alpha_grad(&net, &input, &device)
         .read()
@@ -110,17 +116,23 @@ fn check(hard: bool) {
         }
     }
     let (cos, rel) = (cosine(&hvp, &brute), rel_err(&hvp, &brute));
-    println!("hard={hard}: cosine {cos:.6}, relative error {rel:.2e}");
+    println!("hard={hard} {fd_scheme}: cosine {cos:.6}, relative error {rel:.2e}");
     assert!(cos >= 0.999, "cosine {cos}");
     assert!(rel <= 2e-2, "relative error {rel}");
 }
 
 #[test]
 fn hvp_matches_brute_force_soft() {
-    check(false);
+    check(false, FdScheme::Central);
+}
+
+#[test]
+fn forward_difference_hvp_matches_brute_force() {
+    check(false, FdScheme::Forward);
+    check(true, FdScheme::Forward);
 }
 
 #[test]
 fn hvp_matches_brute_force_hard_straight_through() {
-    check(true);
+    check(true, FdScheme::Central);
 }

@@ -1,0 +1,271 @@
+//! The live search in the browser: acquire WebGPU (or fall back to the CPU), then step the same
+//! [`Search`] the CLI uses, reading every result back asynchronously and yielding to the event
+//! loop between steps so the page stays responsive and Pause/Stop act within a step.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor};
+use gloo_timers::future::TimeoutFuture;
+use wasm_bindgen::JsCast;
+use yew::UseReducerDispatcher;
+
+use super::state::{Action, NtkView, Playground};
+use crate::config::SearchConfig;
+use crate::nasi::{StepValues, trace_and_alpha_grad};
+use crate::search::Search;
+use crate::space::Genotype;
+use crate::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, one_hot};
+
+/// Flags the page sets and the runner polls between steps.
+#[derive(Default)]
+pub struct Control {
+    /// Hold before the next step.
+    pub paused: Cell<bool>,
+    /// Run exactly one step while paused.
+    pub step_once: Cell<bool>,
+    /// Which run may continue; others stop at their next check.
+    pub run_id: Cell<u32>,
+}
+
+thread_local! {
+    static GPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+}
+
+/// Whether the browser exposes `navigator.gpu`.
+pub fn has_webgpu() -> bool {
+    web_sys::window()
+        .map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+/// Asks `navigator.gpu.requestAdapter()` ourselves first, so that a browser with the API but no
+/// usable adapter gets a clear message instead of a failure inside the runtime.
+async fn has_adapter() -> bool {
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    let Ok(gpu) = js_sys::Reflect::get(&w.navigator(), &"gpu".into()) else {
+        return false;
+    };
+    let Ok(f) = js_sys::Reflect::get(&gpu, &"requestAdapter".into()) else {
+        return false;
+    };
+    let Ok(f) = f.dyn_into::<js_sys::Function>() else {
+        return false;
+    };
+    let Ok(p) = f.call0(&gpu) else { return false };
+    let Ok(p) = p.dyn_into::<js_sys::Promise>() else {
+        return false;
+    };
+    matches!(wasm_bindgen_futures::JsFuture::from(p).await, Ok(a) if !a.is_null() && !a.is_undefined())
+}
+
+/// The WebGPU device (initialised once per page) or the CPU with the reason why.
+pub async fn acquire_device() -> (Device, String, Option<String>) {
+    let cached = GPU.with(|g| g.borrow().clone());
+    let gpu = match cached {
+        Some(r) => r,
+        None => {
+            let r = if !has_webgpu() {
+                Err("This browser has no WebGPU (navigator.gpu is missing)".to_string())
+            } else if !has_adapter().await {
+                Err("WebGPU is present but offers no GPU adapter".to_string())
+            } else {
+                Device::wgpu_options()
+                    .init_async()
+                    .await
+                    .map_err(|e| format!("WebGPU could not start ({e:?})"))
+            };
+            GPU.with(|g| *g.borrow_mut() = Some(r.clone()));
+            r
+        }
+    };
+    match gpu {
+        Ok(d) => (d, "WebGPU".into(), None),
+        Err(why) => (
+            crate::cpu_device(),
+            "CPU (wasm)".into(),
+            Some(format!(
+                "{why}: running on the CPU instead, which is much slower; keep the proxy small \
+                 (the CPU preset) or replay a recorded run."
+            )),
+        ),
+    }
+}
+
+async fn read_step(t: crate::nasi::StepTensors) -> Result<StepValues, String> {
+    let e = |x| format!("reading back from the device failed: {x:?}");
+    let trace = t.trace.into_data_async().await.map_err(e)?;
+    let loss = t.loss.into_data_async().await.map_err(e)?;
+    let grad = t.grad_trace.into_data_async().await.map_err(e)?;
+    Ok(StepValues::from_data(trace, loss, grad))
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// Runs a live search, dispatching `Started`, one `Step` per step and `Finished` (or `Failed`).
+pub async fn run_live(
+    config: SearchConfig,
+    run_id: u32,
+    ctl: Rc<Control>,
+    dispatch: UseReducerDispatcher<Playground>,
+) {
+    let (device, backend, notice) = acquire_device().await;
+    if let Some(n) = notice {
+        dispatch.dispatch(Action::Notice(n));
+    }
+    let mut search = match Search::new(&config, &device) {
+        Ok(s) => s,
+        Err(e) => return dispatch.dispatch(Action::Failed(e.to_string())),
+    };
+    dispatch.dispatch(Action::Started {
+        backend,
+        info: search.start_info(),
+    });
+    while !search.is_done() {
+        if ctl.run_id.get() != run_id {
+            return; // superseded by Reset / a new run / a replay
+        }
+        if ctl.paused.get() && !ctl.step_once.replace(false) {
+            TimeoutFuture::new(50).await;
+            continue;
+        }
+        let t0 = now_ms();
+        let (batch, noise) = search.draw();
+        let tensors = {
+            let input = search.step_input(&batch, &noise);
+            trace_and_alpha_grad(search.supernet(), &input, &device)
+        };
+        let values = match read_step(tensors).await {
+            Ok(v) => v,
+            Err(e) => return dispatch.dispatch(Action::Failed(e)),
+        };
+        match search.absorb(values, noise) {
+            Ok(rec) => dispatch.dispatch(Action::Step(rec, now_ms() - t0)),
+            Err(e) => return dispatch.dispatch(Action::Failed(e.to_string())),
+        }
+        TimeoutFuture::new(0).await; // let the page paint and handle input
+    }
+    if ctl.run_id.get() == run_id {
+        dispatch.dispatch(Action::Finished(search.result()));
+    }
+}
+
+/// Computes the exact `[b, b]` NTK and T̃ of `genotype`'s standalone network on the page's
+/// device (b ≤ 8 keeps it to b·K small backward passes).
+pub async fn compute_ntk(
+    config: SearchConfig,
+    genotype: Genotype,
+    dispatch: UseReducerDispatcher<Playground>,
+) {
+    let (device, _, _) = acquire_device().await;
+    let b = config.batch.min(8);
+    let net = SupernetConfig {
+        channels: config.channels,
+        cells: config.cells,
+        classes: config.classes,
+        size: config.size,
+    }
+    .init(config.seed, &device);
+    let batch = match crate::data::Sampler::new(
+        &config.data,
+        config.seed,
+        b,
+        config.size,
+        config.classes,
+    ) {
+        Ok(mut s) => s.next_batch(),
+        Err(e) => return dispatch.dispatch(Action::Notice(e.to_string())),
+    };
+    let x = input_tensor(&batch, &device).autodiff();
+    let mix = CellMix::Fixed(genotype);
+    let f = |p: &[Tensor<1>]| net.forward(p, x.clone(), &mix, &mut ReluTape::Free);
+    let ntk = crate::ntk::exact_ntk(net.params(), b, config.classes, f);
+    let t = crate::ntk::grad_norm_sq(
+        net.params(),
+        one_hot(&batch.labels, config.classes, &device),
+        f,
+    )
+    .trace;
+    let (m, t) = match (ntk.into_data_async().await, t.into_data_async().await) {
+        (Ok(m), Ok(t)) => (m, t),
+        _ => return dispatch.dispatch(Action::Notice("reading the NTK back failed".into())),
+    };
+    let matrix: Vec<f64> = m
+        .try_to_vec::<f32>()
+        .unwrap_or_default()
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let trace_estimate = t
+        .try_to_vec::<f32>()
+        .unwrap_or_default()
+        .first()
+        .copied()
+        .unwrap_or(f32::NAN) as f64;
+    let eigenvalues = crate::ntk::symmetric_eigenvalues(&matrix, b);
+    dispatch.dispatch(Action::Ntk(NtkView {
+        genotype,
+        batch: b,
+        matrix,
+        eigenvalues,
+        trace_estimate,
+    }));
+}
+
+/// Agreement of WebGPU with the CPU on one NASI gradient evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceCheck {
+    /// Backend the check compared against the CPU.
+    pub backend: String,
+    /// |T̃_gpu − T̃_cpu| / |T̃_cpu|.
+    pub trace_rel: f64,
+    /// ‖∇αT̃_gpu − ∇αT̃_cpu‖ / ‖∇αT̃_cpu‖.
+    pub grad_rel: f64,
+}
+
+/// Evaluates T̃ and ∇αT̃ of a tiny supernet (same weights, batch and Gumbel noise, all drawn on
+/// the host) on this page's device and on the CPU, and reports their relative differences.
+pub async fn device_check() -> Result<DeviceCheck, String> {
+    let (gpu, backend, _) = acquire_device().await;
+    let cpu = crate::cpu_device();
+    let cfg = SupernetConfig {
+        channels: 4,
+        cells: 1,
+        classes: 10,
+        size: 8,
+    };
+    let batch = crate::data::Sampler::new(&crate::config::DataSpec::Gaussian, 0, 8, 8, 10)
+        .map_err(|e| e.to_string())?
+        .next_batch();
+    let noise = crate::data::gumbel(&mut crate::data::rng(0, crate::data::Stream::Gumbel));
+    let input = crate::nasi::StepInput {
+        batch: &batch,
+        gumbel: &noise,
+        tau: 1.0,
+        hard: false,
+        fd_radius: 1e-3,
+        fd_scheme: crate::config::FdScheme::Central,
+    };
+    let on = |d: &Device| trace_and_alpha_grad(&cfg.init(0, d), &input, d);
+    let g = read_step(on(&gpu)).await?;
+    let c = read_step(on(&cpu)).await?;
+    let diff: f64 = g
+        .grad_trace
+        .iter()
+        .flatten()
+        .zip(c.grad_trace.iter().flatten())
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    Ok(DeviceCheck {
+        backend,
+        trace_rel: ((g.trace - c.trace) as f64).abs() / (c.trace as f64).abs(),
+        grad_rel: diff / crate::nasi::norm(&c.grad_trace),
+    })
+}

@@ -1,0 +1,92 @@
+// End-to-end test of the built playground (dist/) in headless Chromium with software WebGPU.
+// Usage: node tests/web/e2e.mjs DIST_DIR OUT_DIR
+// 1. WebGPU run: the page's WebGPU-vs-CPU check agrees within 1e-3, then a tiny live search set
+//    through the URL completes; the genotype is a valid NB201 string, the cell has 6 edges, the
+//    charts one point per step, no console errors, no request leaves 127.0.0.1; a screenshot.
+// 2. The same without WebGPU (navigator.gpu removed): the fallback notice shows and the run
+//    still completes on the CPU.
+import { chromium } from "playwright-core";
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+
+const [dist, out] = [process.argv[2] ?? "dist", process.argv[3] ?? "target/e2e"];
+fs.mkdirSync(out, { recursive: true });
+const STEPS = 5;
+const HASH = `#channels=4&cells=1&batch=8&size=8&steps=${STEPS}&autorun=1`;
+const NB201 = /^(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~0\|)\+(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~[01]\|){2}\+(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~[012]\|){3}$/;
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
+  ".svg": "image/svg+xml", ".jsonl": "application/x-ndjson", ".json": "application/json" };
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://127.0.0.1");
+  let file = path.join(dist, decodeURIComponent(url.pathname));
+  if (file.endsWith("/")) file += "index.html";
+  if (!path.resolve(file).startsWith(path.resolve(dist)) || !fs.existsSync(file)) {
+    res.writeHead(404); res.end("not found"); return;
+  }
+  res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const failures = [];
+let checks = 0;
+const check = (ok, what) => { checks++; console.log(`${ok ? "ok  " : "FAIL"} ${what}`); if (!ok) failures.push(what); };
+
+async function run(name, { webgpu }) {
+  const args = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic"];
+  if (webgpu) args.push("--enable-unsafe-webgpu", "--use-webgpu-adapter=opengles", "--use-angle=swiftshader");
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1500 } });
+    const errors = [], foreign = [];
+    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("request", (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith("data:") && !r.url().startsWith("blob:")) foreign.push(r.url()); });
+    if (!webgpu) await page.addInitScript(() => { delete Navigator.prototype.gpu; });
+    const hash = webgpu ? `${HASH}&selftest=1` : HASH;
+    const t0 = Date.now();
+    await page.goto(`${origin}/${hash}`);
+    await page.waitForSelector('.status[data-status="Done"], .status[data-status="Failed"]', { timeout: 600_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    const status = await page.textContent(".status");
+    console.log(`[${name}] ${status} (${seconds.toFixed(1)} s)`);
+    check((await page.getAttribute(".status", "data-status")) === "Done", `[${name}] the live run completes`);
+    const genotype = (await page.textContent("code.genotype"))?.trim() ?? "";
+    check(NB201.test(genotype), `[${name}] genotype is a valid NB201 string: ${genotype}`);
+    check((await page.locator(".cell-svg g.edge").count()) === 6, `[${name}] the cell SVG has 6 edges`);
+    check((await page.locator(".chart-wrap circle.point").count()) === STEPS, `[${name}] the trace chart has ${STEPS} points`);
+    check((await page.locator('.chart-wrap g.alpha-row').count()) === 6, `[${name}] the weight chart has 6 edge rows`);
+    if (webgpu) {
+      check(status.includes("WebGPU"), `[${name}] the run used WebGPU`);
+      await page.waitForSelector(".gpu-check", { timeout: 300_000 });
+      const err = await page.getAttribute(".gpu-check", "data-error");
+      const tr = Number(await page.getAttribute(".gpu-check", "data-trace-rel"));
+      const gr = Number(await page.getAttribute(".gpu-check", "data-grad-rel"));
+      console.log(`[${name}] WebGPU vs CPU: T~ rel ${tr}, grad rel ${gr}${err ? ", error " + err : ""}`);
+      check(!err && tr <= 1e-3 && gr <= 1e-3, `[${name}] WebGPU matches the CPU within 1e-3 (T~ ${tr}, grad ${gr})`);
+    } else {
+      const notices = (await page.locator(".notice").allTextContents()).join(" | ");
+      check(/no WebGPU/.test(notices), `[${name}] the fallback notice is shown: ${notices}`);
+      check(status.includes("CPU"), `[${name}] the run used the CPU`);
+    }
+    check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
+    check(foreign.length === 0, `[${name}] no request to other origins ${JSON.stringify(foreign)}`);
+    await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+    fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ seconds, status, genotype }, null, 1));
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await run("webgpu", { webgpu: true });
+  await run("cpu-fallback", { webgpu: false });
+} finally {
+  server.close();
+}
+console.log(`browser: ${checks - failures.length} passed, ${failures.length} failed`);
+process.exit(failures.length ? 1 : 0);
