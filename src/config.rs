@@ -196,6 +196,36 @@ impl Default for SearchConfig {
     }
 }
 
+/// Settings of a named preset of the web page; `www/presets/NAME.jsonl` is a CLI recording of it
+/// (`scripts/make-presets.sh`), replayed on load.
+pub fn preset(name: &str) -> Option<SearchConfig> {
+    let d = SearchConfig::default();
+    match name {
+        "default" => Some(d),
+        "tiny" => Some(SearchConfig {
+            steps: 10,
+            batch: 8,
+            channels: 4,
+            cells: 1,
+            size: 8,
+            ..d
+        }),
+        _ => None,
+    }
+}
+
+/// The presets the page offers, with their labels.
+pub const PRESETS: [(&str, &str); 2] = [
+    (
+        "default",
+        "default (the CLI's: C=8, N=1, b=32, 16×16, T=40)",
+    ),
+    (
+        "tiny",
+        "tiny (C=4, N=1, b=8, 8×8, T=10; for the CPU fallback)",
+    ),
+];
+
 /// A setting out of its allowed range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid config: {0}")]

@@ -284,3 +284,95 @@ fn lookup_and_score_report_a_cell() {
     );
     assert_eq!(v["eigenvalues"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn reproduce_correlate_and_bench_print_their_json() {
+    let t = table();
+    let robot = format!(
+        "{}/../shared/data/nb201_test_acc_200ep_robot.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut args = vec![
+        "reproduce",
+        "--seeds",
+        "0-1",
+        "--json",
+        "--nb201",
+        &t,
+        "--nb201",
+        &robot,
+    ];
+    args.extend_from_slice(TINY);
+    let o = nasi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for (i, r) in runs.iter().enumerate() {
+        assert_eq!(r["seed"], i);
+        assert!(
+            r["genotype"]
+                .as_str()
+                .unwrap()
+                .parse::<nasi::space::Genotype>()
+                .is_ok()
+        );
+        assert!(r["seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(r["nb201_by_table"].as_array().unwrap().len(), 2);
+    }
+    for k in ["cifar10", "cifar100", "imagenet16"] {
+        let accs: Vec<f64> = runs
+            .iter()
+            .map(|r| r["nb201"][k].as_f64().unwrap())
+            .collect();
+        let mean = (accs[0] + accs[1]) / 2.0;
+        assert!((v["mean"][k].as_f64().unwrap() - mean).abs() < 1e-9, "{k}");
+        assert!(
+            (v["std"][k].as_f64().unwrap() - (accs[0] - accs[1]).abs() / 2.0).abs() < 1e-9,
+            "{k}"
+        );
+    }
+
+    let o = nasi(&[
+        "correlate",
+        "--sample",
+        "12",
+        "--seed",
+        "3",
+        "--batch",
+        "4",
+        "--channels",
+        "2",
+        "--size",
+        "8",
+        "--exact",
+        "--json",
+        "--nb201",
+        &t,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sample"], 12);
+    for p in [
+        "nasi_trace",
+        "grad_norm",
+        "synflow",
+        "naswot",
+        "exact_ntk_trace",
+    ] {
+        for k in ["cifar10", "cifar100", "imagenet16"] {
+            for stat in ["spearman", "kendall"] {
+                let x = v["proxies"][p][k][stat].as_f64().unwrap();
+                assert!((-1.0..=1.0).contains(&x), "{p} {k} {stat} = {x}");
+            }
+        }
+    }
+
+    let mut args = vec!["bench", "--repeats", "2", "--json"];
+    args.extend_from_slice(TINY);
+    let o = nasi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["sec_per_step"].as_f64().unwrap() > 0.0);
+    assert!(v["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
+}

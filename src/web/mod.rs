@@ -18,7 +18,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
-use crate::config::SearchConfig;
+use crate::config::{SearchConfig, preset};
 use crate::search::parse_trajectory;
 use crate::urlstate::{ViewState, decode, encode};
 use runner::{Control, run_live};
@@ -29,35 +29,6 @@ pub fn start() {
     console_error_panic_hook::set_once();
     yew::Renderer::<App>::new().render();
 }
-
-/// Settings of a named preset, and whether a recorded run of it ships in `www/presets/`.
-pub fn preset(name: &str) -> Option<SearchConfig> {
-    let d = SearchConfig::default();
-    match name {
-        "default" => Some(d),
-        "tiny" => Some(SearchConfig {
-            steps: 10,
-            batch: 8,
-            channels: 4,
-            cells: 1,
-            size: 8,
-            ..d
-        }),
-        _ => None,
-    }
-}
-
-/// The preset names offered by the page.
-pub const PRESETS: [(&str, &str); 2] = [
-    (
-        "default",
-        "default (the CLI's: C=8, N=1, b=32, 16×16, T=40)",
-    ),
-    (
-        "tiny",
-        "tiny (C=4, N=1, b=8, 8×8, T=10; for the CPU fallback)",
-    ),
-];
 
 fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")

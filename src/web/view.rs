@@ -7,8 +7,8 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
 use super::state::{Action, Playground, Status};
-use super::{Command, PRESETS, load_preset, preset, runner};
-use crate::config::{NuRule, SearchConfig};
+use super::{Command, load_preset, runner};
+use crate::config::{NuRule, PRESETS, SearchConfig, preset};
 use crate::nb201::Table;
 use crate::search::{parse_result, parse_trajectory};
 use crate::space::{EDGES, Op};
