@@ -159,7 +159,7 @@ fn with_field(cfg: &SearchConfig, key: &str, val: &str) -> Result<SearchConfig, 
             if !n.is_finite() {
                 return Err(format!("`{val}` is not a finite number"));
             }
-            if n.fract() == 0.0 && n >= 0.0 && n < 9.0e15 {
+            if n.fract() == 0.0 && (0.0..9.0e15).contains(&n) {
                 Value::from(n as u64)
             } else {
                 Value::from(n)
@@ -192,6 +192,7 @@ mod tests {
             embed: true,
             autorun: true,
             preset: None,
+            selftest: true,
         };
         let h = encode(&cfg, &view);
         assert!(!h.contains("steps="), "{h}");
