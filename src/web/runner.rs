@@ -30,6 +30,7 @@ pub struct Control {
 
 thread_local! {
     static GPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+    static GPU_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the browser exposes `navigator.gpu`.
@@ -63,10 +64,16 @@ async fn has_adapter() -> bool {
 
 /// The WebGPU device (initialised once per page) or the CPU with the reason why.
 pub async fn acquire_device() -> (Device, String, Option<String>) {
+    // One initialisation per page: a second concurrent `init_async` would fail, so later callers
+    // wait for the first one's outcome.
+    while GPU_PENDING.with(Cell::get) {
+        TimeoutFuture::new(20).await;
+    }
     let cached = GPU.with(|g| g.borrow().clone());
     let gpu = match cached {
         Some(r) => r,
         None => {
+            GPU_PENDING.with(|p| p.set(true));
             let r = if !has_webgpu() {
                 Err("This browser has no WebGPU (navigator.gpu is missing)".to_string())
             } else if !has_adapter().await {
@@ -78,6 +85,7 @@ pub async fn acquire_device() -> (Device, String, Option<String>) {
                     .map_err(|e| format!("WebGPU could not start ({e:?})"))
             };
             GPU.with(|g| *g.borrow_mut() = Some(r.clone()));
+            GPU_PENDING.with(|p| p.set(false));
             r
         }
     };

@@ -122,7 +122,10 @@ fn StatusLine(props: &StateProps) -> Html {
             s.config.steps
         ),
         Status::Paused => format!("Paused at step {} of {}.", s.steps.len(), s.config.steps),
-        Status::Done => format!("Done: {} steps ({}).", s.steps.len(), s.source),
+        Status::Done => match (&s.backend, s.source.as_str()) {
+            (Some(b), "live") => format!("Done: {} steps (live on {b}).", s.steps.len()),
+            _ => format!("Done: {} steps ({}).", s.steps.len(), s.source),
+        },
         Status::Failed(m) => format!("Stopped: {m}"),
     };
     let detail = s.shown_step().map(|st| {

@@ -14,7 +14,13 @@ const [dist, out] = [process.argv[2] ?? "dist", process.argv[3] ?? "target/e2e"]
 fs.mkdirSync(out, { recursive: true });
 const STEPS = 5;
 const HASH = `#channels=4&cells=1&batch=8&size=8&steps=${STEPS}&autorun=1`;
-const NB201 = /^(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~0\|)\+(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~[01]\|){2}\+(\|(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)~[012]\|){3}$/;
+const OPS = "(none|skip_connect|nor_conv_1x1|nor_conv_3x3|avg_pool_3x3)";
+// A valid NB201 string: three `+`-joined groups; group i lists i inputs `op~0|op~1|…`.
+const isNb201 = (s) => {
+  const groups = s.split("+");
+  return groups.length === 3 && groups.every((g, i) =>
+    new RegExp("^\\|" + Array.from({ length: i + 1 }, (_, j) => `${OPS}~${j}\\|`).join("") + "$").test(g));
+};
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
   ".svg": "image/svg+xml", ".jsonl": "application/x-ndjson", ".json": "application/json" };
 
@@ -56,13 +62,15 @@ async function run(name, { webgpu }) {
     console.log(`[${name}] ${status} (${seconds.toFixed(1)} s)`);
     check((await page.getAttribute(".status", "data-status")) === "Done", `[${name}] the live run completes`);
     const genotype = (await page.textContent("code.genotype"))?.trim() ?? "";
-    check(NB201.test(genotype), `[${name}] genotype is a valid NB201 string: ${genotype}`);
+    check(isNb201(genotype), `[${name}] genotype is a valid NB201 string: ${genotype}`);
     check((await page.locator(".cell-svg g.edge").count()) === 6, `[${name}] the cell SVG has 6 edges`);
     check((await page.locator(".chart-wrap circle.point").count()) === STEPS, `[${name}] the trace chart has ${STEPS} points`);
     check((await page.locator('.chart-wrap g.alpha-row').count()) === 6, `[${name}] the weight chart has 6 edge rows`);
     if (webgpu) {
-      check(status.includes("WebGPU"), `[${name}] the run used WebGPU`);
       await page.waitForSelector(".gpu-check", { timeout: 300_000 });
+      const notices = (await page.locator(".notice").allTextContents()).join(" | ");
+      const backend = await page.getAttribute(".gpu-check", "data-backend");
+      check(backend === "WebGPU" && !/CPU/.test(notices), `[${name}] the page ran on WebGPU (${backend}; notices: ${notices})`);
       const err = await page.getAttribute(".gpu-check", "data-error");
       const tr = Number(await page.getAttribute(".gpu-check", "data-trace-rel"));
       const gr = Number(await page.getAttribute(".gpu-check", "data-grad-rel"));
@@ -71,7 +79,7 @@ async function run(name, { webgpu }) {
     } else {
       const notices = (await page.locator(".notice").allTextContents()).join(" | ");
       check(/no WebGPU/.test(notices), `[${name}] the fallback notice is shown: ${notices}`);
-      check(status.includes("CPU"), `[${name}] the run used the CPU`);
+      check(/running on the CPU/.test(notices), `[${name}] the run used the CPU`);
     }
     check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
     check(foreign.length === 0, `[${name}] no request to other origins ${JSON.stringify(foreign)}`);
