@@ -376,15 +376,9 @@ pub(crate) struct CellScore {
 }
 
 pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Result<CellScore> {
-    use crate::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, one_hot};
+    use crate::supernet::{CellMix, ReluTape, input_tensor, one_hot};
     let device = select_device();
-    let net = SupernetConfig {
-        channels: cfg.channels,
-        cells: cfg.cells,
-        classes: cfg.classes,
-        size: cfg.size,
-    }
-    .init(cfg.seed, &device);
+    let net = cfg.supernet().init(cfg.seed, &device);
     let batch = crate::data::Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?
         .next_batch();
     let x = input_tensor(&batch, &device).autodiff();

@@ -232,6 +232,16 @@ pub const PRESETS: [(&str, &str); 2] = [
 pub struct ConfigError(pub String);
 
 impl SearchConfig {
+    /// The supernet shape these settings describe (C, N, classes, input size).
+    pub fn supernet(&self) -> crate::supernet::SupernetConfig {
+        crate::supernet::SupernetConfig {
+            channels: self.channels,
+            cells: self.cells,
+            classes: self.classes,
+            size: self.size,
+        }
+    }
+
     /// Checks every range the algorithm relies on; the message names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |s: String| Err(ConfigError(s));

@@ -14,7 +14,7 @@ use crate::config::SearchConfig;
 use crate::data::{Batch, DataError, Sampler};
 use crate::ntk::{exact_ntk, grad_norm_sq, tracked};
 use crate::space::Genotype;
-use crate::supernet::{CellMix, ReluTape, Supernet, SupernetConfig, input_tensor, one_hot};
+use crate::supernet::{CellMix, ReluTape, Supernet, input_tensor, one_hot};
 
 /// The shared weights and batch against which every cell is scored.
 pub struct ProxyContext {
@@ -42,13 +42,7 @@ impl ProxyContext {
     /// Weights from `cfg.seed`'s init stream (shared by all cells: a cell's network uses the
     /// subset its ops need) and the first batch of `cfg.data`.
     pub fn new(cfg: &SearchConfig, device: &Device) -> Result<Self, DataError> {
-        let net = SupernetConfig {
-            channels: cfg.channels,
-            cells: cfg.cells,
-            classes: cfg.classes,
-            size: cfg.size,
-        }
-        .init(cfg.seed, device);
+        let net = cfg.supernet().init(cfg.seed, device);
         let batch =
             Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?.next_batch();
         Ok(ProxyContext {

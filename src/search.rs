@@ -15,7 +15,7 @@ use crate::nasi::{
     trace_and_alpha_grad,
 };
 use crate::space::Genotype;
-use crate::supernet::{Supernet, SupernetConfig};
+use crate::supernet::Supernet;
 
 /// Version of the trajectory and result formats.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -147,13 +147,7 @@ impl Search {
     /// Validates `config`, builds the supernet on `device` and prepares the data.
     pub fn new(config: &SearchConfig, device: &Device) -> Result<Self, SearchError> {
         config.validate()?;
-        let net = SupernetConfig {
-            channels: config.channels,
-            cells: config.cells,
-            classes: config.classes,
-            size: config.size,
-        }
-        .init(config.seed, device);
+        let net = config.supernet().init(config.seed, device);
         let sampler = Sampler::new(
             &config.data,
             config.seed,
