@@ -173,13 +173,7 @@ pub async fn compute_ntk(
 ) {
     let (device, _, _) = acquire_device().await;
     let b = config.batch.min(8);
-    let net = SupernetConfig {
-        channels: config.channels,
-        cells: config.cells,
-        classes: config.classes,
-        size: config.size,
-    }
-    .init(config.seed, &device);
+    let net = config.supernet().init(config.seed, &device);
     let batch = match crate::data::Sampler::new(
         &config.data,
         config.seed,

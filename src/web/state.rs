@@ -187,6 +187,19 @@ impl Playground {
         )
     }
 
+    /// Forgets the shown run before a new one (live or loaded) starts.
+    fn new_run(&mut self, source: String) {
+        self.run_id += 1;
+        self.source = source;
+        self.steps.clear();
+        self.replay_queue.clear();
+        self.result = None;
+        self.start = None;
+        self.selected = None;
+        self.ntk = None;
+        self.ms_per_step = None;
+    }
+
     /// The events of what is shown, in the CLI's `trajectory.jsonl` order.
     pub fn events(&self) -> Vec<SearchEvent> {
         let mut ev = Vec::new();
@@ -219,16 +232,8 @@ impl Reducible for Playground {
                 }
             }
             Action::BeginLive => {
-                s.run_id += 1;
+                s.new_run("live".into());
                 s.status = Status::Starting;
-                s.source = "live".into();
-                s.steps.clear();
-                s.replay_queue.clear();
-                s.result = None;
-                s.start = None;
-                s.selected = None;
-                s.ntk = None;
-                s.ms_per_step = None;
             }
             Action::Started { backend, info } => {
                 s.backend = Some(backend);
@@ -254,14 +259,7 @@ impl Reducible for Playground {
                 events,
                 instant,
             } => {
-                s.run_id += 1;
-                s.source = source;
-                s.steps.clear();
-                s.replay_queue.clear();
-                s.result = None;
-                s.start = None;
-                s.selected = None;
-                s.ntk = None;
+                s.new_run(source);
                 for e in events {
                     match e {
                         SearchEvent::Started(i) => {

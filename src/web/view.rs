@@ -21,6 +21,20 @@ pub struct PageProps {
     pub command: Callback<Command>,
 }
 
+/// Dispatches the edge under the pointer (any element inside one with a `data-edge` attribute).
+fn hover_edge(s: &State) -> Callback<MouseEvent> {
+    let d = s.dispatcher();
+    Callback::from(move |e: MouseEvent| {
+        let edge = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("[data-edge]").ok().flatten())
+            .and_then(|el| el.get_attribute("data-edge"))
+            .and_then(|v| v.parse::<usize>().ok());
+        d.dispatch(Action::Hover(edge));
+    })
+}
+
 fn raw_svg(svg: String) -> Html {
     Html::from_html_unchecked(AttrValue::from(svg))
 }
@@ -291,18 +305,7 @@ fn CellView(props: &StateProps) -> Html {
         .or(s.result.as_ref().map(|r| r.probs));
     let svg = crate::svg::cell_svg(&g, probs.as_ref());
     let text = g.to_string();
-    let onmouseover = {
-        let d = s.dispatcher();
-        Callback::from(move |e: MouseEvent| {
-            let edge = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .and_then(|el| el.closest("[data-edge]").ok().flatten())
-                .and_then(|el| el.get_attribute("data-edge"))
-                .and_then(|v| v.parse::<usize>().ok());
-            d.dispatch(Action::Hover(edge));
-        })
-    };
+    let onmouseover = hover_edge(s);
     let onmouseleave = {
         let d = s.dispatcher();
         Callback::from(move |_: MouseEvent| d.dispatch(Action::Hover(None)))
@@ -339,18 +342,7 @@ fn CellView(props: &StateProps) -> Html {
 fn Trajectory(props: &StateProps) -> Html {
     let s = &props.state;
     let svg = crate::plot::alpha_chart(&s.steps, s.selected, s.hover_edge);
-    let onmouseover = {
-        let d = s.dispatcher();
-        Callback::from(move |e: MouseEvent| {
-            let edge = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .and_then(|el| el.closest("[data-edge]").ok().flatten())
-                .and_then(|el| el.get_attribute("data-edge"))
-                .and_then(|v| v.parse::<usize>().ok());
-            d.dispatch(Action::Hover(edge));
-        })
-    };
+    let onmouseover = hover_edge(s);
     let n = s.steps.len();
     let oninput = {
         let d = s.dispatcher();
