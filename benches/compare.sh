@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compares one NASI step of ours (`nasi bench`) with PyTorch (exact double backward) on the same
-# configs, alternating the two, and prints a markdown table with the ratio ours/PyTorch.
+# configs, alternating the two, and prints a markdown table with the ratio ours/PyTorch for both of
+# our finite-difference schemes (central, the default, and forward with r = 1e-4).
 # PyTorch is installed into .venv/ when missing (not needed by the tests).
 # Usage: benches/compare.sh [repeats]
 set -euo pipefail
@@ -21,15 +22,19 @@ CONFIGS=(
 field() { "$PY" -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $("$PY" -c 'import torch; print("torch", torch.__version__, torch.get_num_threads(), "threads")')"
 echo
-echo "| config | ours s/step | PyTorch s/step | ours/PyTorch | ours peak RSS | PyTorch peak RSS |"
+echo "| config | ours central s/step | ours forward s/step | PyTorch s/step | ours/PyTorch (central / forward) | peak RSS ours / PyTorch |"
 echo "|---|---|---|---|---|---|"
 for cfg in "${CONFIGS[@]}"; do
   # shellcheck disable=SC2086
-  ours=$(./target/release/nasi bench $cfg --repeats "$REPEATS" --json)
+  central=$(./target/release/nasi bench $cfg --repeats "$REPEATS" --json)
   # shellcheck disable=SC2086
   torch=$("$PY" benches/reference/nasi_step.py $cfg --repeats "$REPEATS" --json)
-  o=$(echo "$ours" | field sec_per_step); t=$(echo "$torch" | field sec_per_step)
-  orss=$(echo "$ours" | field peak_rss_bytes); trss=$(echo "$torch" | field peak_rss_bytes)
-  awk -v c="$cfg" -v o="$o" -v t="$t" -v a="$orss" -v b="$trss" 'BEGIN {
-    printf "| `%s` | %.4f | %.4f | %.2f | %.0f MiB | %.0f MiB |\n", c, o, t, o / t, a / 1048576, b / 1048576 }'
+  # shellcheck disable=SC2086
+  forward=$(./target/release/nasi bench $cfg --fd-scheme forward --fd-radius 1e-4 --repeats "$REPEATS" --json)
+  c=$(echo "$central" | field sec_per_step); f=$(echo "$forward" | field sec_per_step)
+  t=$(echo "$torch" | field sec_per_step)
+  orss=$(echo "$central" | field peak_rss_bytes); trss=$(echo "$torch" | field peak_rss_bytes)
+  awk -v cfg="$cfg" -v c="$c" -v f="$f" -v t="$t" -v a="$orss" -v b="$trss" 'BEGIN {
+    printf "| `%s` | %.4f | %.4f | %.4f | %.2f / %.2f | %.0f / %.0f MiB |\n",
+      cfg, c, f, t, c / t, f / t, a / 1048576, b / 1048576 }'
 done

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates www/presets/*.jsonl: the page's presets (src/web/mod.rs `preset`), recorded by the CLI.
+# Regenerates www/presets/*.jsonl: the page's presets (src/config.rs `preset`, `PRESETS`), recorded
+# by the CLI with `--preset NAME`. tests/presets.rs checks that they equal a fresh search.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
 tmp=$(mktemp -d)
-./target/release/nasi search --quiet --out "$tmp/default" >/dev/null
-./target/release/nasi search --quiet --steps 10 --batch 8 --channels 4 --size 8 --out "$tmp/tiny" >/dev/null
-cp "$tmp/default/trajectory.jsonl" www/presets/default.jsonl
-cp "$tmp/tiny/trajectory.jsonl" www/presets/tiny.jsonl
+for name in default paper tiny; do
+  ./target/release/nasi search --quiet --preset "$name" --out "$tmp/$name" >/dev/null
+  cp "$tmp/$name/trajectory.jsonl" "www/presets/$name.jsonl"
+done
 rm -rf "$tmp"

@@ -3,6 +3,7 @@
 //! training-free proxies with NB201 accuracy).
 
 use anyhow::{Result, anyhow, bail};
+use clap::ArgMatches;
 use rand::Rng;
 use serde_json::{Value, json};
 use web_time::Instant;
@@ -106,9 +107,10 @@ fn acc_stats(accs: &[Accuracies]) -> (Value, Value) {
     )
 }
 
-pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
+pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Result<()> {
     let seeds = parse_seeds(&cmd.seeds)?;
-    cmd.cfg.validate()?;
+    let base = cmd.layers.resolve(&cmd.cfg, matches)?;
+    base.validate()?;
     let tables: Vec<Table> = cmd
         .nb201
         .iter()
@@ -123,7 +125,7 @@ pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
         );
     }
     for &seed in &seeds {
-        let mut cfg = cmd.cfg.clone();
+        let mut cfg = base.clone();
         cfg.seed = seed;
         let r = run_search(&cfg, false, |_| Ok(()))?;
         let accs: Vec<Accuracies> = tables
@@ -160,7 +162,7 @@ pub(crate) fn reproduce(cmd: ReproduceCmd) -> Result<()> {
                    "tables": cmd.nb201.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
                    "mean_by_table": stats.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
                    "std_by_table": stats.iter().map(|s| s.1.clone()).collect::<Vec<_>>(),
-                   "config": cmd.cfg})
+                   "config": base})
         );
     } else {
         for (path, (m, s)) in cmd.nb201.iter().zip(&stats) {

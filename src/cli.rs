@@ -42,10 +42,8 @@ enum Command {
 struct SearchCmd {
     #[command(flatten)]
     cfg: SearchConfig,
-    /// A TOML or JSON file with the same keys as the flags (kebab-case); flags given on the
-    /// command line win over the file, the file over the defaults.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    layers: ConfigLayers,
     /// NB201 accuracy table (CSV) to report the selected cell's accuracies (never read by the
     /// search itself).
     #[arg(long)]
@@ -100,6 +98,8 @@ pub(crate) struct BenchCmd {
 pub(crate) struct ReproduceCmd {
     #[command(flatten)]
     pub(crate) cfg: SearchConfig,
+    #[command(flatten)]
+    pub(crate) layers: ConfigLayers,
     /// Seeds as `A-B` (inclusive) or a comma list.
     #[arg(long, default_value = "0-4")]
     pub(crate) seeds: String,
@@ -144,7 +144,7 @@ pub fn main() -> i32 {
         Some(Command::Score(c)) => score(c),
         Some(Command::Lookup(c)) => lookup(c),
         Some(Command::Bench(c)) => crate::bench::bench(c),
-        Some(Command::Reproduce(c)) => crate::bench::reproduce(c),
+        Some(Command::Reproduce(c)) => crate::bench::reproduce(c, sub.as_ref()),
         Some(Command::Correlate(c)) => crate::bench::correlate(c),
     };
     match result {
@@ -180,42 +180,91 @@ pub fn select_device() -> burn::tensor::Device {
     }
 }
 
-/// Merges a config file under the flags actually given on the command line.
-fn resolve_config(
-    cli: &SearchConfig,
-    file: Option<&Path>,
-    matches: Option<&ArgMatches>,
-) -> Result<SearchConfig> {
-    let Some(path) = file else {
-        return Ok(cli.clone());
-    };
+/// Where a command's settings come from, lowest priority first: a named preset (or the
+/// defaults), then a config file (only the keys it has), then the flags actually given.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct ConfigLayers {
+    /// Start from a named preset instead of the defaults: `default`, `paper` (4T: 160 steps) or
+    /// `tiny`.
+    #[arg(long)]
+    pub(crate) preset: Option<String>,
+    /// A TOML or JSON file with the same keys as the flags (kebab-case); flags given on the
+    /// command line win over the file, the file over the preset.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl ConfigLayers {
+    /// Resolves the settings: preset < file < flags given on the command line (`matches` are
+    /// the subcommand's; without them the flags count only where a preset or file is absent).
+    pub(crate) fn resolve(
+        &self,
+        cli: &SearchConfig,
+        matches: Option<&ArgMatches>,
+    ) -> Result<SearchConfig> {
+        if self.preset.is_none() && self.config.is_none() {
+            return Ok(cli.clone());
+        }
+        let base = match &self.preset {
+            None => SearchConfig::default(),
+            Some(name) => crate::config::preset(name).ok_or_else(|| {
+                let names: Vec<&str> = crate::config::PRESETS.iter().map(|p| p.0).collect();
+                anyhow!(
+                    "unknown preset `{name}` (expected one of {})",
+                    names.join(", ")
+                )
+            })?,
+        };
+        let mut merged = serde_json::to_value(&base)?;
+        if let Some(path) = &self.config {
+            let file = read_config_file(path)?;
+            if let (Value::Object(obj), Value::Object(f)) = (&mut merged, file) {
+                obj.extend(f);
+            }
+        }
+        let flags = serde_json::to_value(cli)?;
+        if let (Some(m), Value::Object(obj), Value::Object(f)) = (matches, &mut merged, &flags) {
+            for id in m.ids() {
+                if m.value_source(id.as_str()) == Some(ValueSource::CommandLine) {
+                    let key = id.as_str().replace('_', "-");
+                    if let Some(v) = f.get(&key) {
+                        obj.insert(key, v.clone());
+                    }
+                }
+            }
+        }
+        serde_json::from_value(merged).map_err(|e| match &self.config {
+            Some(path) => anyhow!("malformed config file {}: {e}", path.display()),
+            None => anyhow!("invalid settings: {e}"),
+        })
+    }
+}
+
+/// The keys a TOML or JSON config file sets, as a JSON object (unknown keys are caught when the
+/// merged object is read as a [`SearchConfig`]).
+fn read_config_file(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let from_file: SearchConfig = if path.extension().is_some_and(|e| e == "json") {
+    let value: Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text)
             .with_context(|| format!("malformed config file {}", path.display()))?
     } else {
-        toml::from_str(&text).map_err(|e| {
+        let t: toml::Table = toml::from_str(&text).map_err(|e| {
             anyhow!(
                 "malformed config file {}: {}",
                 path.display(),
                 e.to_string().replace('\n', " ")
             )
-        })?
+        })?;
+        serde_json::to_value(t)?
     };
-    let mut merged = serde_json::to_value(&from_file)?;
-    let flags = serde_json::to_value(cli)?;
-    if let (Some(m), Value::Object(obj), Value::Object(f)) = (matches, &mut merged, &flags) {
-        for id in m.ids() {
-            if m.value_source(id.as_str()) == Some(ValueSource::CommandLine) {
-                let key = id.as_str().replace('_', "-");
-                if let Some(v) = f.get(&key) {
-                    obj.insert(key, v.clone());
-                }
-            }
-        }
+    if !value.is_object() {
+        bail!(
+            "malformed config file {}: expected a table of settings",
+            path.display()
+        );
     }
-    Ok(serde_json::from_value(merged)?)
+    Ok(value)
 }
 
 fn load_table(path: &Path) -> Result<Table> {
@@ -306,7 +355,7 @@ pub(crate) fn run_search(
 }
 
 fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()> {
-    let config = resolve_config(&cmd.cfg, cmd.config.as_deref(), matches)?;
+    let config = cmd.layers.resolve(&cmd.cfg, matches)?;
     config.validate()?;
     // Load the table first: a bad path should fail before minutes of search.
     let table = cmd.nb201.as_deref().map(load_table).transpose()?;

@@ -13,7 +13,7 @@
 //! of the Hessian-vector product can replay the activation pattern of the unperturbed pass.
 
 use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d};
+use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
@@ -150,6 +150,13 @@ impl ReluTape {
 
 fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
     let [co, ci, k, _] = [shape[0], shape[1], shape[2], shape[3]];
+    if k == 1 && stride == 1 {
+        // A 1×1 conv is one batched matmul `[1, co, ci] × [b, ci, h·w]`; burn flex's conv2d
+        // path (and its weight-gradient conv) is ~2.7× slower for it (docs/performance.md).
+        let [b, _, h, wd] = x.dims();
+        let y = w.reshape([1, co, ci]).matmul(x.reshape([b, ci, h * wd]));
+        return y.reshape([b, co, h, wd]);
+    }
     let w = w.reshape([co, ci, k, k]);
     conv2d(
         x,
@@ -159,21 +166,39 @@ fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4>
     )
 }
 
-/// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5).
+/// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5, biased
+/// variance as in PyTorch's training mode), on `[b, c, h, w]`.
+///
+/// Written out with per-channel reductions over a `[b, c, h·w]` view rather than burn's
+/// `batch_norm_train`, whose channel-first transposes cost ~1.4× more on flex.
 fn bn(x: Tensor<4>) -> Tensor<4> {
-    let c = x.dims()[1];
-    let dev = x.device();
-    batch_norm_train(x, Tensor::ones([c], &dev), Tensor::zeros([c], &dev), 1e-5).output
+    let [b, c, h, w] = x.dims();
+    let n = (b * h * w) as f64;
+    let x = x.reshape([b, c, h * w]);
+    let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(n);
+    let centred = x - mean;
+    let var = (centred.clone() * centred.clone())
+        .sum_dim(2)
+        .sum_dim(0)
+        .div_scalar(n);
+    (centred * var.add_scalar(1e-5).sqrt().recip()).reshape([b, c, h, w])
 }
 
+/// NB201's `avg_pool_3x3`: 3×3 mean, stride 1, padding 1, padded cells not counted
+/// (`count_include_pad=False`), on `[b, c, h, w]`.
+///
+/// Computed as a depthwise conv with ones (a 3×3 box sum) times 1/count per pixel: burn flex's
+/// `avg_pool2d` backward is a scalar loop, ~2.5× slower than this (docs/performance.md).
 fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
-    avg_pool2d(
-        x,
-        AvgPoolOptions::new([3, 3])
-            .with_stride([1, 1])
-            .with_padding([1, 1])
-            .with_count_include_pad(false),
-    )
+    let [_, c, h, w] = x.dims();
+    let dev = x.device();
+    let ones = Tensor::<4>::ones([c, 1, 3, 3], &dev);
+    let count = |i: usize, n: usize| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32;
+    let inv: Vec<f32> = (0..h * w)
+        .map(|k| 1.0 / (count(k / w, h) * count(k % w, w)))
+        .collect();
+    let inv = Tensor::<4>::from_data(TensorData::new(inv, [1, 1, h, w]), &dev);
+    conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c)) * inv
 }
 
 impl SupernetConfig {

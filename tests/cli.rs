@@ -154,6 +154,60 @@ fn config_file_under_command_line_flags() {
 }
 
 #[test]
+fn preset_under_config_file_under_flags() {
+    // tiny = steps 10, batch 8, channels 4, size 8; the file sets only batch and seed.
+    let dir = tmp("preset");
+    let file = dir.join("nasi.toml");
+    std::fs::write(&file, "batch = 4\nseed = 3\n").unwrap();
+    let out = dir.join("run");
+    let o = nasi(&[
+        "search",
+        "--preset",
+        "tiny",
+        "--config",
+        file.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: nasi::config::SearchConfig =
+        toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(
+        (cfg.seed, cfg.steps, cfg.batch, cfg.channels, cfg.size),
+        (5, 2, 4, 4, 8)
+    );
+    // reproduce takes the same layers.
+    let t = table();
+    let o = nasi(&[
+        "reproduce",
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--seeds",
+        "1",
+        "--json",
+        "--nb201",
+        &t,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["config"]["channels"], 4);
+    assert_eq!(v["config"]["steps"], 2);
+    assert_eq!(v["runs"][0]["seed"], 1);
+    assert_eq!(
+        nasi::config::preset("paper").unwrap().steps,
+        4 * nasi::config::SearchConfig::default().steps,
+        "the paper preset is NASI-4T"
+    );
+}
+
+#[test]
 fn cifar_batches_from_a_binary_file() {
     let dir = tmp("cifar");
     let mut bytes = Vec::new();
@@ -200,6 +254,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
     std::fs::write(&bad_bin, [1u8; 100]).unwrap();
     let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
     let cifar = format!("cifar10:{}", bad_bin.display());
+    let table_path = table();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["search", "--batch", "0"], "batch must be at least 1"),
         (vec!["search", "--steps", "0"], "steps must be at least 1"),
@@ -226,6 +281,14 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         (
             vec!["search", "--data", &cifar, "--size", "32"],
             "not a positive multiple of 3073",
+        ),
+        (
+            vec!["search", "--preset", "huge"],
+            "unknown preset `huge` (expected one of default, paper, tiny)",
+        ),
+        (
+            vec!["reproduce", "--preset", "huge", "--nb201", &table_path],
+            "unknown preset `huge`",
         ),
         (
             vec!["score", "|nor_conv_3x3~0|+|oops|"],

@@ -53,7 +53,7 @@ def main():
         grads = torch.autograd.grad(loss, params, create_graph=True)
         trace = sum((gr ** 2).sum() for gr in grads)
         (ga,) = torch.autograd.grad(trace, alpha)
-        return float(trace), ga
+        return float(trace.detach()), ga
 
     step()
     times = []
