@@ -5,10 +5,9 @@
 //    charts one point per step, no console errors, no request leaves 127.0.0.1; a screenshot.
 // 2. The same without WebGPU (navigator.gpu removed): the fallback notice shows and the run
 //    still completes on the CPU.
-import { chromium } from "playwright-core";
-import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import { launch, newPage, serve, waitDone } from "./harness.mjs";
 
 const [dist, out] = [process.argv[2] ?? "dist", process.argv[3] ?? "target/e2e"];
 fs.mkdirSync(out, { recursive: true });
@@ -21,42 +20,24 @@ const isNb201 = (s) => {
   return groups.length === 3 && groups.every((g, i) =>
     new RegExp("^\\|" + Array.from({ length: i + 1 }, (_, j) => `${OPS}~${j}\\|`).join("") + "$").test(g));
 };
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
-  ".svg": "image/svg+xml", ".jsonl": "application/x-ndjson", ".json": "application/json" };
-
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, "http://127.0.0.1");
-  let file = path.join(dist, decodeURIComponent(url.pathname));
-  if (file.endsWith("/")) file += "index.html";
-  if (!path.resolve(file).startsWith(path.resolve(dist)) || !fs.existsSync(file)) {
-    res.writeHead(404); res.end("not found"); return;
-  }
-  res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
-  fs.createReadStream(file).pipe(res);
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const origin = `http://127.0.0.1:${server.address().port}`;
+const { origin, close } = await serve(dist);
 
 const failures = [];
 let checks = 0;
 const check = (ok, what) => { checks++; console.log(`${ok ? "ok  " : "FAIL"} ${what}`); if (!ok) failures.push(what); };
 
 async function run(name, { webgpu }) {
-  const args = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic"];
-  if (webgpu) args.push("--enable-unsafe-webgpu", "--use-webgpu-adapter=opengles", "--use-angle=swiftshader");
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args });
+  const browser = await launch({ webgpu });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1500 } });
+    const page = await newPage(browser, { webgpu });
     const errors = [], foreign = [];
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("request", (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith("data:") && !r.url().startsWith("blob:")) foreign.push(r.url()); });
-    if (!webgpu) await page.addInitScript(() => { delete Navigator.prototype.gpu; });
     const hash = webgpu ? `${HASH}&selftest=1` : HASH;
     const t0 = Date.now();
     await page.goto(`${origin}/${hash}`);
-    await page.waitForSelector('.status[data-status="Done"], .status[data-status="Failed"]', { timeout: 600_000 });
+    await waitDone(page, 600_000);
     const seconds = (Date.now() - t0) / 1000;
     const status = await page.textContent(".status");
     console.log(`[${name}] ${status} (${seconds.toFixed(1)} s)`);
@@ -94,7 +75,7 @@ try {
   await run("webgpu", { webgpu: true });
   await run("cpu-fallback", { webgpu: false });
 } finally {
-  server.close();
+  close();
 }
 console.log(`browser: ${checks - failures.length} passed, ${failures.length} failed`);
 process.exit(failures.length ? 1 : 0);

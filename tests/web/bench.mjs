@@ -1,0 +1,59 @@
+// Browser against native: one live NASI step in headless Chromium (software WebGPU via SwiftShader,
+// and the wasm CPU fallback) against `nasi bench` on the native CPU, for the page's tiny preset and
+// C=16 N=1 b=16. Prints a markdown table. Not part of the tests (slow); see docs/performance.md.
+// Usage: node tests/web/bench.mjs [DIST_DIR] [TIMEOUT_S]   (after `trunk build --release` and
+//        `cargo build --release`)
+import { execFileSync } from "node:child_process";
+import { launch, newPage, serve, waitDone } from "./harness.mjs";
+
+const dist = process.argv[2] ?? "dist";
+const timeout = Number(process.argv[3] ?? 600) * 1000;
+const STEPS = 3; // the last step is reported: shader compilation and warm-up land in the first ones
+const CONFIGS = [
+  { name: "tiny preset (C=4 N=1 b=8 8×8)", flags: { channels: 4, cells: 1, batch: 8, size: 8 } },
+  { name: "C=16 N=1 b=16 16×16", flags: { channels: 16, cells: 1, batch: 16, size: 16 } },
+];
+
+const { origin, close } = await serve(dist);
+
+async function browserStep(flags, webgpu) {
+  const browser = await launch({ webgpu });
+  try {
+    const page = await newPage(browser, { webgpu });
+    const hash = Object.entries({ ...flags, steps: STEPS }).map(([k, v]) => `${k}=${v}`).join("&");
+    await page.goto(`${origin}/#${hash}&autorun=1`);
+    try {
+      await waitDone(page, timeout);
+    } catch {
+      return { text: `> ${timeout / 1000} s (timed out)` };
+    }
+    const status = (await page.textContent(".status")) ?? "";
+    const m = status.match(/([0-9]+) ms\/step/);
+    const backend = (status.match(/live on ([A-Za-z]+)/) ?? [])[1];
+    if (!m) return { text: `no timing (${status})` };
+    return { ms: Number(m[1]), text: `${m[1]} ms (${backend})` };
+  } finally {
+    await browser.close();
+  }
+}
+
+function nativeStep(flags) {
+  const args = ["bench", "--repeats", "5", "--json"];
+  for (const [k, v] of Object.entries(flags)) args.push(`--${k}`, String(v));
+  const out = execFileSync("target/release/nasi", args, { encoding: "utf8" });
+  return JSON.parse(out).sec_per_step * 1000;
+}
+
+const ratio = (b, n) => (b.ms ? `${(b.ms / n).toFixed(1)}×` : "—");
+console.log("| config | native CPU | browser WebGPU (SwiftShader) | ratio | browser wasm CPU | ratio |");
+console.log("|---|---|---|---|---|---|");
+try {
+  for (const c of CONFIGS) {
+    const native = nativeStep(c.flags);
+    const gpu = await browserStep(c.flags, true);
+    const cpu = await browserStep(c.flags, false);
+    console.log(`| ${c.name} | ${native.toFixed(0)} ms | ${gpu.text} | ${ratio(gpu, native)} | ${cpu.text} | ${ratio(cpu, native)} |`);
+  }
+} finally {
+  close();
+}
