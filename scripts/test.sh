@@ -15,6 +15,10 @@ cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --release --all-targets -- -D warnings
 
+step "cargo clippy for the browser build (wasm32: the playground's code) -- -D warnings"
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
+cargo clippy --target wasm32-unknown-unknown --lib --bin nasi-web -- -D warnings
+
 step "cargo test --release"
 cargo test --release
 

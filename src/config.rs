@@ -203,7 +203,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
     let d = SearchConfig::default();
     match name {
         "default" => Some(d),
-        // NASI-4T of the paper's Table 1: four times the steps of the default (T = 160).
+        // NASI-4T of the paper's NAS-Bench-201 results: four times the default's steps (T = 160).
         "paper" => Some(SearchConfig { steps: 160, ..d }),
         "tiny" => Some(SearchConfig {
             steps: 10,

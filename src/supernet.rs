@@ -506,3 +506,63 @@ pub fn input_tensor(batch: &crate::data::Batch, device: &Device) -> Tensor<4> {
         device,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The hand-written ops against burn's own (which the PyTorch fixtures also pin down).
+    use super::*;
+    use burn::tensor::Distribution;
+    use burn::tensor::module::batch_norm_train;
+
+    fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    fn input() -> Tensor<4> {
+        // Odd, non-square spatial size so that border counts differ per row and column.
+        Tensor::random(
+            [2, 3, 5, 6],
+            Distribution::Normal(0.5, 2.0),
+            &crate::cpu_device(),
+        )
+    }
+
+    #[test]
+    fn avg_pool_matches_burns_without_padded_cells() {
+        let x = input();
+        let reference = avg_pool2d(
+            x.clone(),
+            AvgPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1])
+                .with_count_include_pad(false),
+        );
+        assert!(max_abs_diff(avg_pool_3x3(x), reference) < 1e-5);
+    }
+
+    #[test]
+    fn batch_norm_matches_burns_training_mode() {
+        let x = input();
+        let dev = x.device();
+        let reference = batch_norm_train(
+            x.clone(),
+            Tensor::ones([3], &dev),
+            Tensor::zeros([3], &dev),
+            1e-5,
+        );
+        assert!(max_abs_diff(bn(x), reference.output) < 1e-4);
+    }
+
+    #[test]
+    fn one_by_one_conv_as_matmul_matches_conv2d() {
+        let x = input();
+        let w = Tensor::<1>::random([4 * 3], Distribution::Normal(0.0, 1.0), &x.device());
+        let reference = conv2d(
+            x.clone(),
+            w.clone().reshape([4, 3, 1, 1]),
+            None,
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        );
+        assert!(max_abs_diff(conv(x, w, &[4, 3, 1, 1], 1), reference) < 1e-4);
+    }
+}

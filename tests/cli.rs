@@ -125,16 +125,24 @@ fn same_seed_same_genotype_and_trajectory() {
     );
 }
 
+/// Runs `nasi search` with a config file holding `file_text` and the given flags, and returns the
+/// resolved config the run folder records.
+fn resolved_config(name: &str, file_text: &str, flags: &[&str]) -> nasi::config::SearchConfig {
+    let dir = tmp(name);
+    let file = dir.join("nasi.toml");
+    std::fs::write(&file, file_text).unwrap();
+    let out = dir.join("run");
+    let mut args = vec!["search", "--config", file.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--out", out.to_str().unwrap(), "--quiet"]);
+    let o = nasi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap()
+}
+
 #[test]
 fn config_file_under_command_line_flags() {
-    let dir = tmp("cfgfile");
-    let file = dir.join("nasi.toml");
-    std::fs::write(&file, "seed = 3\nsteps = 2\ntau = 0.5\n").unwrap();
-    let out = dir.join("run");
-    let o = nasi(&[
-        "search",
-        "--config",
-        file.to_str().unwrap(),
+    let flags = [
         "--seed",
         "5",
         "--batch",
@@ -143,40 +151,16 @@ fn config_file_under_command_line_flags() {
         "2",
         "--size",
         "8",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cfg: nasi::config::SearchConfig =
-        toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
+    ];
+    let cfg = resolved_config("cfgfile", "seed = 3\nsteps = 2\ntau = 0.5\n", &flags);
     assert_eq!((cfg.seed, cfg.steps, cfg.tau, cfg.batch), (5, 2, 0.5, 4));
 }
 
 #[test]
 fn preset_under_config_file_under_flags() {
     // tiny = steps 10, batch 8, channels 4, size 8; the file sets only batch and seed.
-    let dir = tmp("preset");
-    let file = dir.join("nasi.toml");
-    std::fs::write(&file, "batch = 4\nseed = 3\n").unwrap();
-    let out = dir.join("run");
-    let o = nasi(&[
-        "search",
-        "--preset",
-        "tiny",
-        "--config",
-        file.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--steps",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cfg: nasi::config::SearchConfig =
-        toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
+    let flags = ["--preset", "tiny", "--seed", "5", "--steps", "2"];
+    let cfg = resolved_config("preset", "batch = 4\nseed = 3\n", &flags);
     assert_eq!(
         (cfg.seed, cfg.steps, cfg.batch, cfg.channels, cfg.size),
         (5, 2, 4, 4, 8)
