@@ -1,11 +1,16 @@
 //! Criterion benchmarks: one NASI step (forward, ∇θ, and the α-gradient passes) for both
-//! finite-difference schemes, and a whole small search. `cargo bench`; for PyTorch comparisons
-//! use `benches/compare.sh`, which drives `nasi bench`.
+//! finite-difference schemes, a whole small search, and the supernet's hand-written ops against
+//! burn's (forward + backward on `[64, 16, 32, 32]`: the op-level rows of docs/performance.md's log).
+//! `cargo bench`; for PyTorch comparisons use `benches/compare.sh`, which drives `nasi bench`.
 
+use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
+use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use nasi::config::{FdScheme, SearchConfig};
 use nasi::nasi::trace_and_alpha_grad;
 use nasi::search::{Search, run};
+use nasi::supernet;
 
 fn step(c: &mut Criterion) {
     let device = nasi::cpu_device();
@@ -43,9 +48,58 @@ fn whole_search(c: &mut Criterion) {
     });
 }
 
+/// Forward and backward (input and, for convs, weight gradients) of one op, ours against burn's.
+fn ops(c: &mut Criterion) {
+    let device = nasi::cpu_device();
+    let shape = [64, 16, 32, 32];
+    let x0 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let g = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).autodiff();
+    let w1 = Tensor::<1>::random([16 * 16], Distribution::Normal(0.0, 0.25), &device);
+    // Runs `op` on a tracked copy of x (and w), backpropagates ⟨op(x), g⟩, reads ∂/∂x back.
+    let fwd_bwd = |op: &dyn Fn(Tensor<4>, Tensor<1>) -> Tensor<4>| {
+        let x = x0.clone().autodiff().require_grad();
+        let w = w1.clone().autodiff().require_grad();
+        let grads = (op(x.clone(), w.clone()) * g.clone()).sum().backward();
+        let gx: f32 = x.grad(&grads).expect("x is tracked").sum().into_scalar();
+        gx + w.grad(&grads).map_or(0.0, |gw| gw.sum().into_scalar())
+    };
+    let pool = |x: Tensor<4>, _: Tensor<1>| {
+        let opts = AvgPoolOptions::new([3, 3])
+            .with_stride([1, 1])
+            .with_padding([1, 1])
+            .with_count_include_pad(false);
+        avg_pool2d(x, opts)
+    };
+    let bn = |x: Tensor<4>, _: Tensor<1>| {
+        let dev = x.device();
+        let (ones, zeros) = (Tensor::ones([16], &dev), Tensor::zeros([16], &dev));
+        batch_norm_train(x, ones, zeros, 1e-5).output
+    };
+    let conv1x1 = |x: Tensor<4>, w: Tensor<1>| {
+        let opts = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        conv2d(x, w.reshape([16, 16, 1, 1]), None, opts)
+    };
+    type Op<'a> = &'a dyn Fn(Tensor<4>, Tensor<1>) -> Tensor<4>;
+    let cases: [(&str, Op, Op); 3] = [
+        ("avg_pool_3x3", &pool, &|x, _| supernet::avg_pool_3x3(x)),
+        ("batch_norm", &bn, &|x, _| supernet::batch_norm(x)),
+        ("conv1x1", &conv1x1, &|x, w| {
+            supernet::conv(x, w, &[16, 16, 1, 1], 1)
+        }),
+    ];
+    for (name, theirs, ours) in cases {
+        c.bench_function(&format!("{name} fwd+bwd [64,16,32,32] burn"), |b| {
+            b.iter(|| fwd_bwd(theirs))
+        });
+        c.bench_function(&format!("{name} fwd+bwd [64,16,32,32] ours"), |b| {
+            b.iter(|| fwd_bwd(ours))
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10);
-    targets = step, whole_search
+    targets = step, whole_search, ops
 }
 criterion_main!(benches);

@@ -148,7 +148,9 @@ impl ReluTape {
     }
 }
 
-fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
+/// Convolution of `x` `[b, ci, h, w]` with the flat weights `w` of a [`ParamSpec`] of shape
+/// `[co, ci, k, k]`, padding k/2 and no bias (NB201's convs), giving `[b, co, h/stride, w/stride]`.
+pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
     let [co, ci, k, _] = [shape[0], shape[1], shape[2], shape[3]];
     if k == 1 && stride == 1 {
         // A 1×1 conv is one batched matmul `[1, co, ci] × [b, ci, h·w]`; burn flex's conv2d
@@ -171,7 +173,7 @@ fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4>
 ///
 /// Written out with per-channel reductions over a `[b, c, h·w]` view rather than burn's
 /// `batch_norm_train`, whose channel-first transposes cost ~1.4× more on flex.
-fn bn(x: Tensor<4>) -> Tensor<4> {
+pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let n = (b * h * w) as f64;
     let x = x.reshape([b, c, h * w]);
@@ -189,7 +191,7 @@ fn bn(x: Tensor<4>) -> Tensor<4> {
 ///
 /// Computed as a depthwise conv with ones (a 3×3 box sum) times 1/count per pixel: burn flex's
 /// `avg_pool2d` backward is a scalar loop, ~2.5× slower than this (docs/performance.md).
-fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
+pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let dev = x.device();
     let ones = Tensor::<4>::ones([c, 1, 3, 3], &dev);
@@ -279,7 +281,7 @@ impl Supernet {
     }
 
     fn bn(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.batch_norm { bn(x) } else { x }
+        if self.batch_norm { batch_norm(x) } else { x }
     }
 
     /// Names and shapes of [`Supernet::params`], in order.
@@ -550,7 +552,7 @@ mod tests {
             Tensor::zeros([3], &dev),
             1e-5,
         );
-        assert!(max_abs_diff(bn(x), reference.output) < 1e-4);
+        assert!(max_abs_diff(batch_norm(x), reference.output) < 1e-4);
     }
 
     #[test]
