@@ -36,14 +36,8 @@ fn step(c: &mut Criterion) {
 
 fn whole_search(c: &mut Criterion) {
     let device = nasi::cpu_device();
-    let cfg = SearchConfig {
-        steps: 10,
-        batch: 8,
-        channels: 4,
-        size: 8,
-        ..SearchConfig::default()
-    };
-    c.bench_function("search T=10 C=4 b=8 8x8", |b| {
+    let cfg = nasi::config::preset("tiny").expect("the page's CPU preset");
+    c.bench_function("search: the tiny preset (T=10 C=4 b=8 8x8)", |b| {
         b.iter(|| run(&cfg, &device, |_| {}).unwrap())
     });
 }

@@ -30,6 +30,13 @@ fn nasi(args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// Runs `nasi` with `args`, asserts success (showing stderr if not) and parses stdout as JSON.
+fn nasi_json(args: &[&str]) -> Value {
+    let o = nasi(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nasi-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -167,7 +174,7 @@ fn preset_under_config_file_under_flags() {
     );
     // reproduce takes the same layers.
     let t = table();
-    let o = nasi(&[
+    let v = nasi_json(&[
         "reproduce",
         "--preset",
         "tiny",
@@ -179,8 +186,6 @@ fn preset_under_config_file_under_flags() {
         "--nb201",
         &t,
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["config"]["channels"], 4);
     assert_eq!(v["config"]["steps"], 2);
     assert_eq!(v["runs"][0]["seed"], 1);
@@ -304,11 +309,9 @@ fn bad_input_gets_one_line_and_exit_code_2() {
 #[test]
 fn lookup_and_score_report_a_cell() {
     let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
-    let o = nasi(&["lookup", g, "--nb201", &table(), "--json"]);
-    assert!(o.status.success());
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = nasi_json(&["lookup", g, "--nb201", &table(), "--json"]);
     assert!((v["nb201"]["cifar10"].as_f64().unwrap() - 94.3633).abs() < 0.01);
-    let o = nasi(&[
+    let v = nasi_json(&[
         "score",
         g,
         "--batch",
@@ -319,8 +322,6 @@ fn lookup_and_score_report_a_cell() {
         "8",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let (t, tr) = (
         v["trace"].as_f64().unwrap(),
         v["exact_trace"].as_f64().unwrap(),
@@ -350,9 +351,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
         &robot,
     ];
     args.extend_from_slice(TINY);
-    let o = nasi(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = nasi_json(&args);
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     for (i, r) in runs.iter().enumerate() {
@@ -380,7 +379,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
         );
     }
 
-    let o = nasi(&[
+    let v = nasi_json(&[
         "correlate",
         "--sample",
         "12",
@@ -397,8 +396,6 @@ fn reproduce_correlate_and_bench_print_their_json() {
         "--nb201",
         &t,
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sample"], 12);
     for p in [
         "nasi_trace",
@@ -417,9 +414,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
 
     let mut args = vec!["bench", "--repeats", "2", "--json"];
     args.extend_from_slice(TINY);
-    let o = nasi(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = nasi_json(&args);
     assert!(v["sec_per_step"].as_f64().unwrap() > 0.0);
     assert!(v["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
 }
