@@ -48,6 +48,17 @@ const MATH_NTK: &str = r#"<math display="block"><mrow><msub><mi>Θ</mi><mrow><mi
 const MATH_ESTIMATOR: &str = r#"<math display="block"><mrow><mover><mi>T</mi><mo>~</mo></mover><mo>=</mo><msup><mrow><mo>‖</mo><msub><mo>∇</mo><mi>θ</mi></msub><mfrac><mn>1</mn><mi>b</mi></mfrac><msubsup><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>b</mi></msubsup><mi>ℓ</mi><mo>(</mo><mi>f</mi><mo>(</mo><msub><mi>x</mi><mi>i</mi></msub><mo>)</mo><mo>,</mo><msub><mi>y</mi><mi>i</mi></msub><mo>)</mo><mo>‖</mo></mrow><mn>2</mn></msup><mo>≤</mo><mfrac><mrow><mn>2</mn><mspace width="0.2em"/><mi>tr</mi><mo>(</mo><mi>Θ</mi><mo>)</mo></mrow><mi>b</mi></mfrac></mrow></math>"#;
 const MATH_REWARD: &str = r#"<math display="block"><mrow><mi>R</mi><mo>=</mo><mover><mi>T</mi><mo>~</mo></mover><mo>−</mo><mi>μ</mi><mspace width="0.2em"/><mi>max</mi><mo>(</mo><mn>0</mn><mo>,</mo><mover><mi>T</mi><mo>~</mo></mover><mo>−</mo><mi>ν</mi><mo>)</mo></mrow></math>"#;
 
+/// One titled panel of the grid: a section labelled by its heading, with the heading's "?" link to
+/// the explanation `anchor`.
+fn panel(id: &'static str, title: &'static str, anchor: &'static str, body: Html) -> Html {
+    html! {
+        <section class="panel" aria-labelledby={id}>
+            <h2 id={id}>{title}{help_link(anchor)}</h2>
+            {body}
+        </section>
+    }
+}
+
 fn help_link(anchor: &'static str) -> Html {
     html! { <a class="help" href={format!("#explain-{anchor}")} aria-label={format!("explanation: {anchor}")} title="What is this?"
     onclick={Callback::from(move |e: MouseEvent| {
@@ -73,22 +84,10 @@ pub fn Page(props: &PageProps) -> Html {
             <StatusLine state={s.clone()} />
             <Controls state={s.clone()} command={props.command.clone()} />
             <div class="grid">
-                <section class="panel" aria-labelledby="cell-h">
-                    <h2 id="cell-h">{"Selected cell"}{help_link("cell")}</h2>
-                    <CellView state={s.clone()} />
-                </section>
-                <section class="panel" aria-labelledby="traj-h">
-                    <h2 id="traj-h">{"Architecture weights per edge"}{help_link("alpha")}</h2>
-                    <Trajectory state={s.clone()} />
-                </section>
-                <section class="panel" aria-labelledby="trace-h">
-                    <h2 id="trace-h">{"NTK trace and objective"}{help_link("objective")}</h2>
-                    <TraceChart state={s.clone()} />
-                </section>
-                <section class="panel" aria-labelledby="ntk-h">
-                    <h2 id="ntk-h">{"The NTK itself"}{help_link("ntk")}</h2>
-                    <NtkPanel state={s.clone()} />
-                </section>
+                { panel("cell-h", "Selected cell", "cell", html! { <CellView state={s.clone()} /> }) }
+                { panel("traj-h", "Architecture weights per edge", "alpha", html! { <Trajectory state={s.clone()} /> }) }
+                { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart state={s.clone()} /> }) }
+                { panel("ntk-h", "The NTK itself", "ntk", html! { <NtkPanel state={s.clone()} /> }) }
             </div>
             <Files state={s.clone()} />
             if s.help_open { <KeyHelp command={props.command.clone()} /> }
