@@ -23,6 +23,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod kernels;
 pub mod nasi;
 pub mod nb201;
 pub mod ntk;

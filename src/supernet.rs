@@ -160,6 +160,10 @@ pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tenso
         return y.reshape([b, co, h, wd]);
     }
     let w = w.reshape([co, ci, k, k]);
+    if k == 3 && stride == 1 {
+        // Our im2col + GEMM kernels with their own backward on the CPU (src/kernels.rs).
+        return crate::kernels::conv3x3(x, w);
+    }
     conv2d(
         x,
         w,
@@ -169,21 +173,10 @@ pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tenso
 }
 
 /// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5, biased
-/// variance as in PyTorch's training mode), on `[b, c, h, w]`.
-///
-/// Written out with per-channel reductions over a `[b, c, h·w]` view rather than burn's
-/// `batch_norm_train`, whose channel-first transposes cost ~1.4× more on flex.
+/// variance as in PyTorch's training mode), on `[b, c, h, w]`; on the CPU a fused kernel with its
+/// own backward ([`crate::kernels::batch_norm`]).
 pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let n = (b * h * w) as f64;
-    let x = x.reshape([b, c, h * w]);
-    let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(n);
-    let centred = x - mean;
-    let var = (centred.clone() * centred.clone())
-        .sum_dim(2)
-        .sum_dim(0)
-        .div_scalar(n);
-    (centred * var.add_scalar(1e-5).sqrt().recip()).reshape([b, c, h, w])
+    crate::kernels::batch_norm(x)
 }
 
 /// NB201's `avg_pool_3x3`: 3×3 mean, stride 1, padding 1, padded cells not counted
@@ -192,15 +185,14 @@ pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
 /// Computed as a depthwise conv with ones (a 3×3 box sum) times 1/count per pixel: burn flex's
 /// `avg_pool2d` backward is a scalar loop, ~2.5× slower than this (docs/performance.md).
 pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
-    let [_, c, h, w] = x.dims();
+    let [_, _, h, w] = x.dims();
     let dev = x.device();
-    let ones = Tensor::<4>::ones([c, 1, 3, 3], &dev);
     let count = |i: usize, n: usize| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32;
     let inv: Vec<f32> = (0..h * w)
         .map(|k| 1.0 / (count(k / w, h) * count(k % w, w)))
         .collect();
     let inv = Tensor::<4>::from_data(TensorData::new(inv, [1, 1, h, w]), &dev);
-    conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c)) * inv
+    crate::kernels::box3x3(x) * inv
 }
 
 impl SupernetConfig {

@@ -1,0 +1,745 @@
+//! A 3×3, stride-1, padding-1 convolution with its own backward for the CPU backend (burn flex),
+//! where most of a NASI step's time goes: every relaxed edge, the stem and half of each reduction
+//! block run one (paper §3.3, NB201's `nor_conv_3x3`).
+//!
+//! burn flex's `conv2d` converts NCHW to NHWC, and its gradients go through burn's generic
+//! fallbacks (a transposed convolution with col2im for ∇x, a convolution with the whole feature
+//! map as its kernel for ∇W); forward plus both gradients on `[64, 16, 32, 32]` take ~4.8× as long
+//! as PyTorch's oneDNN (docs/performance.md). Here all three are one im2col per image plus one
+//! GEMM, in NCHW, images split over threads:
+//! * forward: `y_b[co, h·w] = W[co, ci·9] × col(x_b)[ci·9, h·w]`;
+//! * ∇x: a 3×3 convolution of `dy` with `W` flipped in space and transposed in channels;
+//! * ∇W: `Σ_b dy_b[co, h·w] × col(x_b)ᵀ[h·w, ci·9]`.
+//!
+//! burn's backend-extension mechanism routes [`Kernels`] to flex, and to a hand-written
+//! autodiff node ([`Autodiff`]) whose backward calls the two gradient kernels. On any other backend
+//! (WebGPU, CUDA) [`conv3x3`] calls burn's `conv2d`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
+    tensor::FloatTensor,
+};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, FloatDType, Tensor, TensorData};
+
+/// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, 3, 3]`, stride 1, padding 1, no bias, giving
+/// `[b, co, h, w]`: NB201's `nor_conv_3x3` and the supernet's stem. Differentiable in both.
+pub fn conv3x3(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+    if on_flex(&x) {
+        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::conv3x3(
+            x.into_dispatch(),
+            w.into_dispatch(),
+        ))
+    } else {
+        conv2d(x, w, None, options())
+    }
+}
+
+/// 3×3 box sum per channel of `x` `[b, c, h, w]` with zero padding (stride 1), giving
+/// `[b, c, h, w]`: the sum of NB201's `avg_pool_3x3` before dividing by the count.
+pub fn box3x3(x: Tensor<4>) -> Tensor<4> {
+    if on_flex(&x) {
+        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::box3x3(
+            x.into_dispatch(),
+        ))
+    } else {
+        let c = x.dims()[1];
+        let ones = Tensor::<4>::ones([c, 1, 3, 3], &x.device());
+        conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c))
+    }
+}
+
+/// Batch norm with batch statistics and no affine parameters (ε = 1e-5, biased variance, as in
+/// PyTorch's training mode) of `x` `[b, c, h, w]`, giving `[b, c, h, w]`.
+pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
+    if on_flex(&x) {
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::norm(
+            x.into_dispatch(),
+        ));
+    }
+    // Per-channel reductions over a `[b, c, h·w]` view (burn's `batch_norm_train` transposes to
+    // channel-first twice per pass).
+    let [b, c, h, w] = x.dims();
+    let n = (b * h * w) as f64;
+    let x = x.reshape([b, c, h * w]);
+    let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(n);
+    let centred = x - mean;
+    let var = (centred.clone() * centred.clone())
+        .sum_dim(2)
+        .sum_dim(0)
+        .div_scalar(n);
+    (centred * var.add_scalar(1e-5).sqrt().recip()).reshape([b, c, h, w])
+}
+
+/// Whether `x` lives on flex (with or without autodiff), the backend the kernels are written for.
+fn on_flex(x: &Tensor<4>) -> bool {
+    let device = x.device().as_dispatch().clone().inner();
+    matches!(device, DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+}
+
+fn options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+}
+
+/// The three kernels of a 3×3 stride-1 padding-1 convolution, as a burn backend extension.
+///
+/// The default bodies compose burn's own ops (any backend); flex overrides them with the im2col +
+/// GEMM kernels of this module and autodiff with a node that calls them in its backward pass.
+#[backend_extension(Flex, Autodiff)]
+pub trait Kernels: Backend {
+    /// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, 3, 3]` → `[b, co, h, w]`.
+    fn conv3x3(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::conv2d(x, w, None, options())
+    }
+
+    /// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, 3, 3]` → `[b, ci, h, w]`.
+    fn conv3x3_x_backward(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let flipped = Self::float_flip(Self::float_swap_dims(w, 0, 1), &[2, 3]);
+        Self::conv2d(dy, flipped, None, options())
+    }
+
+    /// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, 3, 3]` (summed over the batch).
+    fn conv3x3_w_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        // ∇W[o, i, kh, kw] = Σ_{b,p} dy[b, o, p] x[b, i, p + k − 1]: a conv over the batch as
+        // channels, with x's channels as the batch and dy's as the output channels.
+        let xt = Self::float_swap_dims(x, 0, 1);
+        let dyt = Self::float_swap_dims(dy, 0, 1);
+        Self::float_swap_dims(Self::conv2d(xt, dyt, None, options()), 0, 1)
+    }
+
+    /// 3×3 box sum per channel (a depthwise 3×3 convolution with ones, zero padding):
+    /// `x` `[b, c, h, w]` → `[b, c, h, w]`. The sum behind NB201's `avg_pool_3x3`. It is its own
+    /// adjoint (a symmetric kernel with zero padding), so its backward is itself.
+    fn box3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let c = x.shape()[1];
+        let ones = Self::float_ones([c, 1, 3, 3].into(), &x.device(), FloatDType::F32);
+        Self::conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c))
+    }
+
+    /// Batch norm with batch statistics, no affine parameters, ε = 1e-5 and biased variance
+    /// (PyTorch's training mode): `x` `[b, c, h, w]` → `x̂` `[b, c, h, w]`.
+    fn norm(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// ∇x of [`Kernels::norm`] at `x` for the output gradient `dy` (both `[b, c, h, w]`):
+    /// `(dy − mean(dy) − x̂·mean(dy·x̂)) / σ`, the means per channel over batch and pixels.
+    fn norm_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl Kernels for Flex {
+    fn conv3x3(x: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let ([b, ci, h, wd], [co, ..]) = (dims(&x), dims(&w));
+        let y = forward(slice(&x).as_ref(), slice(&w).as_ref(), [b, ci, co, h, wd]);
+        flex(y, [b, co, h, wd])
+    }
+
+    fn conv3x3_x_backward(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let ([b, co, h, wd], [_, ci, ..]) = (dims(&dy), dims(&w));
+        let dx = x_backward(slice(&dy).as_ref(), slice(&w).as_ref(), [b, ci, co, h, wd]);
+        flex(dx, [b, ci, h, wd])
+    }
+
+    fn conv3x3_w_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        let ([b, ci, h, wd], [_, co, ..]) = (dims(&x), dims(&dy));
+        let dw = w_backward(slice(&x).as_ref(), slice(&dy).as_ref(), [b, ci, co, h, wd]);
+        flex(dw, [co, ci, 3, 3])
+    }
+
+    fn box3x3(x: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        flex(box_sum(slice(&x).as_ref(), [b * c, h, wd]), [b, c, h, wd])
+    }
+
+    fn norm(x: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        flex(
+            bn_forward(slice(&x).as_ref(), [b, c, h * wd]),
+            [b, c, h, wd],
+        )
+    }
+
+    fn norm_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        let dx = bn_backward(slice(&x).as_ref(), slice(&dy).as_ref(), [b, c, h * wd]);
+        flex(dx, [b, c, h, wd])
+    }
+}
+
+/// The autodiff node: forward on the inner backend, backward by the two gradient kernels, each
+/// only for the inputs that need a gradient (the ± passes of the NASI step hold the weights as
+/// constants and need ∇x only).
+impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
+    fn conv3x3(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Conv3x3Node;
+
+        impl<B: Backend + Kernels> Backward<B, 2> for Conv3x3Node {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let [node_x, node_w] = ops.parents;
+                let dy = grads.consume::<B>(&ops.node);
+                let (x, w) = ops.state;
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, B::conv3x3_w_backward(x, dy.clone()));
+                }
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, B::conv3x3_x_backward(dy, w));
+                }
+            }
+        }
+
+        let prep = Conv3x3Node
+            .prepare::<C>([x.node(), w.node()])
+            .compute_bound()
+            .stateful();
+        let (x, w) = (Self::inner(x), Self::inner(w));
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let y = B::conv3x3(x.clone(), w.clone());
+                prep.finish((x, w), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv3x3(x, w)),
+        }
+    }
+
+    fn box3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct BoxNode;
+
+        impl<B: Backend + Kernels> Backward<B, 1> for BoxNode {
+            type State = ();
+
+            fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dy = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::box3x3(dy));
+                }
+            }
+        }
+
+        let prep = BoxNode.prepare::<C>([x.node()]).compute_bound().stateful();
+        let x = Self::inner(x);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((), B::box3x3(x)),
+            OpsKind::UnTracked(prep) => prep.finish(B::box3x3(x)),
+        }
+    }
+
+    fn norm(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct BatchNormNode;
+
+        impl<B: Backend + Kernels> Backward<B, 1> for BatchNormNode {
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let dy = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::norm_backward(ops.state, dy));
+                }
+            }
+        }
+
+        let prep = BatchNormNode
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let x = Self::inner(x);
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let y = B::norm(x.clone());
+                prep.finish(x, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::norm(x)),
+        }
+    }
+
+    /// The value only (not tracked): NASI needs first-order gradients.
+    fn norm_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::norm_backward(Self::inner(x), Self::inner(dy)))
+    }
+}
+
+fn dims(t: &FlexTensor) -> [usize; 4] {
+    let s = t.shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
+/// A contiguous f32 view of a flex tensor (copied only when it is strided).
+fn slice(t: &FlexTensor) -> impl AsRef<[f32]> + '_ {
+    enum View<'a> {
+        Borrowed(&'a [f32]),
+        Owned(FlexTensor),
+    }
+    impl AsRef<[f32]> for View<'_> {
+        fn as_ref(&self) -> &[f32] {
+            match self {
+                View::Borrowed(s) => s,
+                View::Owned(t) => t.as_slice::<f32>().expect("contiguous f32"),
+            }
+        }
+    }
+    match t.as_slice::<f32>() {
+        Some(s) => View::Borrowed(s),
+        None => View::Owned(t.to_contiguous()),
+    }
+}
+
+fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Writes `col` `[c·9, h·w]` with `col[c·9 + kh·3 + kw, i·w + j] = x[c, i + kh − 1, j + kw − 1]`
+/// (0 outside the image) for one image `x` `[c, h, w]`.
+pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], col: &mut [f32]) {
+    let hw = h * w;
+    for ci in 0..c {
+        let plane = &x[ci * hw..(ci + 1) * hw];
+        for kh in 0..3 {
+            for kw in 0..3 {
+                let rows = &mut col[(ci * 9 + kh * 3 + kw) * hw..][..hw];
+                for (i, dst) in rows.chunks_exact_mut(w).enumerate() {
+                    let Some(src) = (i + kh).checked_sub(1).filter(|&r| r < h) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[src * w..(src + 1) * w];
+                    match kw {
+                        0 => {
+                            dst[0] = 0.0;
+                            dst[1..].copy_from_slice(&src[..w - 1]);
+                        }
+                        1 => dst.copy_from_slice(src),
+                        _ => {
+                            dst[..w - 1].copy_from_slice(&src[1..]);
+                            dst[w - 1] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m, n] = a[m, k] × b[k, n]` (plus `dst` when `accumulate`), `dst` row-major; `a` and `b`
+/// given as (row stride, column stride) so transposes cost nothing.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    [m, n, k]: [usize; 3],
+    dst: &mut [f32],
+    accumulate: bool,
+    a: &[f32],
+    [a_rs, a_cs]: [usize; 2],
+    b: &[f32],
+    [b_rs, b_cs]: [usize; 2],
+) {
+    let last = |rs: usize, cs: usize, rows: usize, cols: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(
+        dst.len() >= m * n && a.len() > last(a_rs, a_cs, m, k) && b.len() > last(b_rs, b_cs, k, n)
+    );
+    // SAFETY: the assert above keeps every index the strides reach inside the three slices, and
+    // `dst` does not alias `a` or `b` (a `&mut` borrow).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// 3×3 box sums of `n` planes `x` `[n, h, w]` with zero padding: a row pass then a column pass.
+pub fn box_sum(x: &[f32], [n, h, w]: [usize; 3]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let hw = h * w;
+    let mut y = vec![0.0f32; n * hw];
+    y.par_chunks_mut(hw)
+        .zip(x.par_chunks(hw))
+        .for_each(|(out, plane)| {
+            let mut rows = vec![0.0f32; hw];
+            for (r, src) in rows.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
+                for j in 0..w {
+                    let left = if j > 0 { src[j - 1] } else { 0.0 };
+                    let right = if j + 1 < w { src[j + 1] } else { 0.0 };
+                    r[j] = left + src[j] + right;
+                }
+            }
+            for i in 0..h {
+                let dst = &mut out[i * w..(i + 1) * w];
+                dst.copy_from_slice(&rows[i * w..(i + 1) * w]);
+                for k in [i.wrapping_sub(1), i + 1].into_iter().filter(|&k| k < h) {
+                    dst.iter_mut()
+                        .zip(&rows[k * w..(k + 1) * w])
+                        .for_each(|(d, s)| *d += s);
+                }
+            }
+        });
+    y
+}
+
+/// `Σ f(a_i, b_i)` in 16 f32 lanes (so it vectorises), the lanes added in f64.
+#[inline(always)]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y) as f64)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    acc.iter().map(|&v| v as f64).sum::<f64>() + tail
+}
+
+/// Per-channel mean and 1/√(var + 1e-5) of `x` `[b, c, n]` (two passes).
+fn bn_stats(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<(f32, f32)> {
+    use rayon::prelude::*;
+    let count = (b * n) as f64;
+    (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let planes = || (0..b).map(move |i| &x[(i * c + ch) * n..][..n]);
+            let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
+            let m = mean as f32;
+            let sq: f64 = planes()
+                .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
+                .sum();
+            (m, (1.0 / (sq / count + 1e-5).sqrt()) as f32)
+        })
+        .collect()
+}
+
+/// Batch norm of `x` `[b, c, n]` (see [`Kernels::norm`]).
+pub fn bn_forward(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let stats = bn_stats(x, [b, c, n]);
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(n)
+        .zip(x.par_chunks(n))
+        .enumerate()
+        .for_each(|(i, (out, src))| {
+            let (mean, inv) = stats[i % c];
+            out.iter_mut()
+                .zip(src)
+                .for_each(|(o, &v)| *o = (v - mean) * inv);
+        });
+    y
+}
+
+/// ∇x of batch norm at `x` `[b, c, n]` for `dy` `[b, c, n]` (see
+/// [`Kernels::norm_backward`]).
+pub fn bn_backward(x: &[f32], dy: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let stats = bn_stats(x, [b, c, n]);
+    let count = (b * n) as f64;
+    // Per channel: mean(dy) and mean(dy·x̂).
+    let means: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mean, inv) = stats[ch];
+            let (mut sdy, mut sdyx) = (0.0f64, 0.0f64);
+            for i in 0..b {
+                let at = (i * c + ch) * n;
+                let (g, v) = (&dy[at..at + n], &x[at..at + n]);
+                sdy += lane_sum(g, g, |g, _| g);
+                sdyx += lane_sum(g, v, |g, v| g * (v - mean)) * inv as f64;
+            }
+            ((sdy / count) as f32, (sdyx / count) as f32)
+        })
+        .collect();
+    let mut dx = vec![0.0f32; x.len()];
+    dx.par_chunks_mut(n)
+        .zip(x.par_chunks(n).zip(dy.par_chunks(n)))
+        .enumerate()
+        .for_each(|(i, (out, (xs, gs)))| {
+            let ((mean, inv), (mdy, mdyx)) = (stats[i % c], means[i % c]);
+            for ((o, &v), &g) in out.iter_mut().zip(xs).zip(gs) {
+                *o = inv * (g - mdy - (v - mean) * inv * mdyx);
+            }
+        });
+    dx
+}
+
+/// Images per thread: the batch split evenly over rayon's threads (one thread in the browser).
+fn per_thread(b: usize) -> usize {
+    b.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
+/// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, 3, 3]` → `y` `[b, co, h, w]`.
+pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let hw = h * wd;
+    let mut y = vec![0.0f32; b * co * hw];
+    let per = per_thread(b);
+    y.par_chunks_mut(per * co * hw)
+        .enumerate()
+        .for_each(|(t, ys)| {
+            let mut col = vec![0.0f32; ci * 9 * hw];
+            for (i, yb) in ys.chunks_exact_mut(co * hw).enumerate() {
+                let image = t * per + i;
+                im2col(&x[image * ci * hw..][..ci * hw], [ci, h, wd], &mut col);
+                gemm([co, hw, ci * 9], yb, false, w, [ci * 9, 1], &col, [hw, 1]);
+            }
+        });
+    y
+}
+
+/// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, 3, 3]` → `[b, ci, h, w]`, as the forward convolution of
+/// `dy` with `w'[i, o, kh, kw] = w[o, i, 2 − kh, 2 − kw]`.
+pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+    let mut flipped = vec![0.0f32; ci * co * 9];
+    for o in 0..co {
+        for i in 0..ci {
+            for k in 0..9 {
+                flipped[(i * co + o) * 9 + 8 - k] = w[(o * ci + i) * 9 + k];
+            }
+        }
+    }
+    forward(dy, &flipped, [b, co, ci, h, wd])
+}
+
+/// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, 3, 3]`, summed over the batch.
+pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let hw = h * wd;
+    let per = per_thread(b);
+    let partial: Vec<Vec<f32>> = (0..b.div_ceil(per))
+        .into_par_iter()
+        .map(|t| {
+            let mut col = vec![0.0f32; ci * 9 * hw];
+            let mut dw = vec![0.0f32; co * ci * 9];
+            for image in t * per..((t + 1) * per).min(b) {
+                im2col(&x[image * ci * hw..][..ci * hw], [ci, h, wd], &mut col);
+                let dyb = &dy[image * co * hw..][..co * hw];
+                gemm(
+                    [co, ci * 9, hw],
+                    &mut dw,
+                    image > t * per,
+                    dyb,
+                    [hw, 1],
+                    &col,
+                    [1, hw],
+                );
+            }
+            dw
+        })
+        .collect();
+    let mut parts = partial.into_iter();
+    let mut dw = parts.next().unwrap_or_else(|| vec![0.0; co * ci * 9]);
+    for part in parts {
+        dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_device;
+    use burn::tensor::Distribution;
+
+    /// Direct summation, the definition.
+    fn naive(x: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+        let mut y = vec![0.0; b * co * h * wd];
+        for n in 0..b {
+            for o in 0..co {
+                for i in 0..h {
+                    for j in 0..wd {
+                        let mut s = 0.0;
+                        for c in 0..ci {
+                            for kh in 0..3 {
+                                for kw in 0..3 {
+                                    let (r, q) =
+                                        ((i + kh).wrapping_sub(1), (j + kw).wrapping_sub(1));
+                                    if r < h && q < wd {
+                                        s += x[((n * ci + c) * h + r) * wd + q]
+                                            * w[((o * ci + c) * 3 + kh) * 3 + kw];
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * co + o) * h + i) * wd + j] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    /// Forward against the definition, and both gradients against it through the adjoint
+    /// identity ⟨dy, conv(x, W)⟩ = ⟨∇x, x⟩ = ⟨∇W, W⟩ (the convolution is bilinear), on an odd
+    /// shape (ci ≠ co, h ≠ w, an odd batch split over threads).
+    #[test]
+    fn kernels_match_the_definition_and_its_adjoints() {
+        let dims = [3, 5, 7, 6, 9];
+        let [b, ci, co, h, wd] = dims;
+        let (x, w, dy) = (
+            values(b * ci * h * wd, 1),
+            values(co * ci * 9, 2),
+            values(b * co * h * wd, 3),
+        );
+        let y = forward(&x, &w, dims);
+        let reference = naive(&x, &w, dims);
+        let err = y
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(err < 1e-5, "forward max error {err}");
+        let l = dot(&dy, &reference);
+        let lx = dot(&x_backward(&dy, &w, dims), &x);
+        let lw = dot(&w_backward(&x, &dy, dims), &w);
+        assert!(
+            (lx - l).abs() < 1e-4 * l.abs().max(1.0),
+            "⟨∇x, x⟩ {lx} vs {l}"
+        );
+        assert!(
+            (lw - l).abs() < 1e-4 * l.abs().max(1.0),
+            "⟨∇W, W⟩ {lw} vs {l}"
+        );
+    }
+
+    /// Through burn's autodiff on flex: the value and both gradients of Σ(conv3x3(x, W) ⊙ g)
+    /// equal those of burn's `conv2d`.
+    #[test]
+    fn autodiff_node_matches_burns_conv2d() {
+        let dev = cpu_device().autodiff();
+        let x = Tensor::<4>::random([4, 3, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let w = Tensor::<4>::random([6, 3, 3, 3], Distribution::Normal(0.0, 1.0), &dev);
+        let g = Tensor::<4>::random([4, 6, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let run = |ours: bool| {
+            let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
+            let y = if ours {
+                conv3x3(x.clone(), w.clone())
+            } else {
+                conv2d(x.clone(), w.clone(), None, options())
+            };
+            let grads = (y.clone() * g.clone()).sum().backward();
+            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+            (
+                flat(y),
+                flat(x.grad(&grads).expect("∇x")),
+                flat(w.grad(&grads).expect("∇W")),
+            )
+        };
+        let (ours, reference) = (run(true), run(false));
+        assert!(close(&ours.0, &reference.0), "forward");
+        assert!(close(&ours.1, &reference.1), "∇x");
+        assert!(close(&ours.2, &reference.2), "∇W");
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(p, q)| (p - q).abs() < 1e-4 * (1.0 + q.abs()))
+    }
+
+    /// Batch norm and its gradient through autodiff on flex equal burn's `batch_norm_train`
+    /// (γ = 1, β = 0) differentiated by burn, on a shape with a non-zero mean and scale.
+    #[test]
+    fn batch_norm_node_matches_burns_batch_norm_train() {
+        let dev = cpu_device().autodiff();
+        let x = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(2.0, 3.0), &dev);
+        let g = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &dev);
+        let run = |ours: bool| {
+            let x = x.clone().require_grad();
+            let y = if ours {
+                batch_norm(x.clone())
+            } else {
+                let (gamma, beta) = (Tensor::<1>::ones([4], &dev), Tensor::<1>::zeros([4], &dev));
+                burn::tensor::module::batch_norm_train(x.clone(), gamma, beta, 1e-5).output
+            };
+            let grads = (y.clone() * g.clone()).sum().backward();
+            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+            (flat(y), flat(x.grad(&grads).expect("∇x")))
+        };
+        let (ours, reference) = (run(true), run(false));
+        assert!(close(&ours.0, &reference.0), "forward");
+        assert!(close(&ours.1, &reference.1), "∇x");
+    }
+
+    /// The box sum and its gradient through autodiff on flex equal burn's depthwise `conv2d`
+    /// with ones (the definition), on a non-square shape with 1-pixel-wide edges included.
+    #[test]
+    fn box_sum_node_matches_a_depthwise_conv_with_ones() {
+        let dev = cpu_device().autodiff();
+        let x = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let g = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let ones = Tensor::<4>::ones([3, 1, 3, 3], &dev);
+        let run = |ours: bool| {
+            let x = x.clone().require_grad();
+            let y = if ours {
+                box3x3(x.clone())
+            } else {
+                conv2d(
+                    x.clone(),
+                    ones.clone(),
+                    None,
+                    ConvOptions::new([1, 1], [1, 1], [1, 1], 3),
+                )
+            };
+            let grads = (y.clone() * g.clone()).sum().backward();
+            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+            (flat(y), flat(x.grad(&grads).expect("∇x")))
+        };
+        let (ours, reference) = (run(true), run(false));
+        assert!(close(&ours.0, &reference.0), "forward");
+        assert!(close(&ours.1, &reference.1), "∇x");
+    }
+}
