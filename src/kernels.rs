@@ -1,19 +1,20 @@
-//! A 3×3, stride-1, padding-1 convolution with its own backward for the CPU backend (burn flex),
-//! where most of a NASI step's time goes: every relaxed edge, the stem and half of each reduction
-//! block run one (paper §3.3, NB201's `nor_conv_3x3`).
+//! CPU kernels with their own backward for the supernet's hot ops (paper §3.3, NB201's cell):
+//! the stride-1 "same" convolution (`nor_conv_1x1`, `nor_conv_3x3`, the stem), the 3×3 box sum
+//! behind `avg_pool_3x3`, and batch norm. A NASI step runs each of them on every relaxed edge,
+//! forward and backward, three times (eq. 12 and the finite-difference HVP of ∇α T̃).
 //!
 //! burn flex's `conv2d` converts NCHW to NHWC, and its gradients go through burn's generic
 //! fallbacks (a transposed convolution with col2im for ∇x, a convolution with the whole feature
-//! map as its kernel for ∇W); forward plus both gradients on `[64, 16, 32, 32]` take ~4.8× as long
-//! as PyTorch's oneDNN (docs/performance.md). Here all three are one im2col per image plus one
-//! GEMM, in NCHW, images split over threads:
-//! * forward: `y_b[co, h·w] = W[co, ci·9] × col(x_b)[ci·9, h·w]`;
-//! * ∇x: a 3×3 convolution of `dy` with `W` flipped in space and transposed in channels;
-//! * ∇W: `Σ_b dy_b[co, h·w] × col(x_b)ᵀ[h·w, ci·9]`.
+//! map as its kernel for ∇W); forward plus both gradients on `[64, 16, 32, 32]` took ~4.8× as
+//! long as PyTorch's oneDNN (docs/performance.md). Here all three are one GEMM per image (after
+//! an im2col for 3×3), in NCHW, images split over threads:
+//! * forward: `y_b[co, h·w] = W[co, ci·k²] × col(x_b)[ci·k², h·w]`;
+//! * ∇x: the same convolution of `dy` with `W` flipped in space and transposed in channels;
+//! * ∇W: `Σ_b dy_b[co, h·w] × col(x_b)ᵀ[h·w, ci·k²]`.
 //!
-//! burn's backend-extension mechanism routes [`Kernels`] to flex, and to a hand-written
-//! autodiff node ([`Autodiff`]) whose backward calls the two gradient kernels. On any other backend
-//! (WebGPU, CUDA) [`conv3x3`] calls burn's `conv2d`.
+//! burn's backend-extension mechanism routes [`Kernels`] to flex, and to hand-written autodiff
+//! nodes ([`Autodiff`]) whose backward passes call the gradient kernels. On any other backend
+//! (WebGPU, CUDA) the public functions compose burn's own ops.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -28,16 +29,27 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, FloatDType, Tensor, TensorData};
 
-/// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, 3, 3]`, stride 1, padding 1, no bias, giving
-/// `[b, co, h, w]`: NB201's `nor_conv_3x3` and the supernet's stem. Differentiable in both.
-pub fn conv3x3(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+/// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]` for k ∈ {1, 3}, stride 1, padding
+/// k/2, no bias, giving `[b, co, h, w]`: NB201's `nor_conv_1x1` and `nor_conv_3x3`, the stem and
+/// the reduction blocks' shortcut. Differentiable in both.
+pub fn conv_same(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+    let [co, ci, k, _] = w.dims();
+    assert!(
+        k == 1 || k == 3,
+        "conv_same: {k}×{k} kernels are not supported"
+    );
     if on_flex(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::conv3x3(
+        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::conv_same(
             x.into_dispatch(),
             w.into_dispatch(),
         ))
+    } else if k == 1 {
+        // One batched matmul `[1, co, ci] × [b, ci, h·w]` (cheaper than a 1×1 conv2d on GPUs too).
+        let [b, _, h, wd] = x.dims();
+        let y = w.reshape([1, co, ci]).matmul(x.reshape([b, ci, h * wd]));
+        y.reshape([b, co, h, wd])
     } else {
-        conv2d(x, w, None, options())
+        conv2d(x, w, None, options(k))
     }
 }
 
@@ -83,8 +95,9 @@ fn on_flex(x: &Tensor<4>) -> bool {
     matches!(device, DispatchDevice::Flex(_)) && x.dtype() == DType::F32
 }
 
-fn options() -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+/// Stride 1, padding k/2 ("same"), no dilation, one group.
+fn options(k: usize) -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1)
 }
 
 /// The three kernels of a 3×3 stride-1 padding-1 convolution, as a burn backend extension.
@@ -93,24 +106,30 @@ fn options() -> ConvOptions<2> {
 /// GEMM kernels of this module and autodiff with a node that calls them in its backward pass.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
-    /// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, 3, 3]` → `[b, co, h, w]`.
-    fn conv3x3(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::conv2d(x, w, None, options())
+    /// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `[b, co, h, w]` (stride 1, padding
+    /// k/2).
+    fn conv_same(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let k = w.shape()[2];
+        Self::conv2d(x, w, None, options(k))
     }
 
-    /// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, 3, 3]` → `[b, ci, h, w]`.
-    fn conv3x3_x_backward(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+    /// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`: the same convolution of
+    /// `dy` with `w` transposed in channels and flipped in space.
+    fn conv_same_x_backward(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        let k = w.shape()[2];
         let flipped = Self::float_flip(Self::float_swap_dims(w, 0, 1), &[2, 3]);
-        Self::conv2d(dy, flipped, None, options())
+        Self::conv2d(dy, flipped, None, options(k))
     }
 
-    /// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, 3, 3]` (summed over the batch).
-    fn conv3x3_w_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
-        // ∇W[o, i, kh, kw] = Σ_{b,p} dy[b, o, p] x[b, i, p + k − 1]: a conv over the batch as
-        // channels, with x's channels as the batch and dy's as the output channels.
-        let xt = Self::float_swap_dims(x, 0, 1);
-        let dyt = Self::float_swap_dims(dy, 0, 1);
-        Self::float_swap_dims(Self::conv2d(xt, dyt, None, options()), 0, 1)
+    /// ∇W: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` (for its shape), `dy` `[b, co, h, w]` →
+    /// `[co, ci, k, k]`, summed over the batch.
+    fn conv_same_w_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let k = w.shape()[2];
+        Self::conv2d_weight_backward(x, w, dy, options(k))
     }
 
     /// 3×3 box sum per channel (a depthwise 3×3 convolution with ones, zero padding):
@@ -132,22 +151,34 @@ pub trait Kernels: Backend {
 }
 
 impl Kernels for Flex {
-    fn conv3x3(x: FlexTensor, w: FlexTensor) -> FlexTensor {
-        let ([b, ci, h, wd], [co, ..]) = (dims(&x), dims(&w));
-        let y = forward(slice(&x).as_ref(), slice(&w).as_ref(), [b, ci, co, h, wd]);
+    fn conv_same(x: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let ([b, ci, h, wd], [co, _, k, _]) = (dims(&x), dims(&w));
+        let y = forward(
+            slice(&x).as_ref(),
+            slice(&w).as_ref(),
+            [b, ci, co, h, wd, k],
+        );
         flex(y, [b, co, h, wd])
     }
 
-    fn conv3x3_x_backward(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
-        let ([b, co, h, wd], [_, ci, ..]) = (dims(&dy), dims(&w));
-        let dx = x_backward(slice(&dy).as_ref(), slice(&w).as_ref(), [b, ci, co, h, wd]);
+    fn conv_same_x_backward(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
+        let ([b, co, h, wd], [_, ci, k, _]) = (dims(&dy), dims(&w));
+        let dx = x_backward(
+            slice(&dy).as_ref(),
+            slice(&w).as_ref(),
+            [b, ci, co, h, wd, k],
+        );
         flex(dx, [b, ci, h, wd])
     }
 
-    fn conv3x3_w_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
-        let ([b, ci, h, wd], [_, co, ..]) = (dims(&x), dims(&dy));
-        let dw = w_backward(slice(&x).as_ref(), slice(&dy).as_ref(), [b, ci, co, h, wd]);
-        flex(dw, [co, ci, 3, 3])
+    fn conv_same_w_backward(x: FlexTensor, w: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        let ([b, ci, h, wd], [co, _, k, _]) = (dims(&x), dims(&w));
+        let dw = w_backward(
+            slice(&x).as_ref(),
+            slice(&dy).as_ref(),
+            [b, ci, co, h, wd, k],
+        );
+        flex(dw, [co, ci, k, k])
     }
 
     fn box3x3(x: FlexTensor) -> FlexTensor {
@@ -174,11 +205,11 @@ impl Kernels for Flex {
 /// only for the inputs that need a gradient (the ± passes of the NASI step hold the weights as
 /// constants and need ∇x only).
 impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
-    fn conv3x3(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn conv_same(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct Conv3x3Node;
+        struct ConvNode;
 
-        impl<B: Backend + Kernels> Backward<B, 2> for Conv3x3Node {
+        impl<B: Backend + Kernels> Backward<B, 2> for ConvNode {
             type State = (FloatTensor<B>, FloatTensor<B>);
 
             fn backward(
@@ -191,25 +222,26 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
                 let dy = grads.consume::<B>(&ops.node);
                 let (x, w) = ops.state;
                 if let Some(node) = node_w {
-                    grads.register::<B>(node.id, B::conv3x3_w_backward(x, dy.clone()));
+                    let dw = B::conv_same_w_backward(x, w.clone(), dy.clone());
+                    grads.register::<B>(node.id, dw);
                 }
                 if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::conv3x3_x_backward(dy, w));
+                    grads.register::<B>(node.id, B::conv_same_x_backward(dy, w));
                 }
             }
         }
 
-        let prep = Conv3x3Node
+        let prep = ConvNode
             .prepare::<C>([x.node(), w.node()])
             .compute_bound()
             .stateful();
         let (x, w) = (Self::inner(x), Self::inner(w));
         match prep {
             OpsKind::Tracked(prep) => {
-                let y = B::conv3x3(x.clone(), w.clone());
+                let y = B::conv_same(x.clone(), w.clone());
                 prep.finish((x, w), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv3x3(x, w)),
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_same(x, w)),
         }
     }
 
@@ -502,59 +534,71 @@ fn per_thread(b: usize) -> usize {
     b.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
-/// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, 3, 3]` → `y` `[b, co, h, w]`.
-pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+/// The GEMM operand of one image `x` `[c, h, w]` for a k×k kernel: the image itself for k = 1,
+/// its im2col (written into `col`) for k = 3.
+fn columns<'a>(x: &'a [f32], chw: [usize; 3], k: usize, col: &'a mut [f32]) -> &'a [f32] {
+    if k == 1 {
+        x
+    } else {
+        im2col(x, chw, col);
+        col
+    }
+}
+
+/// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `y` `[b, co, h, w]` (k ∈ {1, 3}).
+pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
     use rayon::prelude::*;
-    let hw = h * wd;
+    let (hw, kk) = (h * wd, k * k);
     let mut y = vec![0.0f32; b * co * hw];
     let per = per_thread(b);
     y.par_chunks_mut(per * co * hw)
         .enumerate()
         .for_each(|(t, ys)| {
-            let mut col = vec![0.0f32; ci * 9 * hw];
+            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
             for (i, yb) in ys.chunks_exact_mut(co * hw).enumerate() {
-                let image = t * per + i;
-                im2col(&x[image * ci * hw..][..ci * hw], [ci, h, wd], &mut col);
-                gemm([co, hw, ci * 9], yb, false, w, [ci * 9, 1], &col, [hw, 1]);
+                let image = &x[(t * per + i) * ci * hw..][..ci * hw];
+                let col = columns(image, [ci, h, wd], k, &mut col);
+                gemm([co, hw, ci * kk], yb, false, w, [ci * kk, 1], col, [hw, 1]);
             }
         });
     y
 }
 
-/// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, 3, 3]` → `[b, ci, h, w]`, as the forward convolution of
-/// `dy` with `w'[i, o, kh, kw] = w[o, i, 2 − kh, 2 − kw]`.
-pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
-    let mut flipped = vec![0.0f32; ci * co * 9];
+/// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`, as the forward convolution
+/// of `dy` with `w'[i, o, kh, kw] = w[o, i, k − 1 − kh, k − 1 − kw]`.
+pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+    let kk = k * k;
+    let mut flipped = vec![0.0f32; ci * co * kk];
     for o in 0..co {
         for i in 0..ci {
-            for k in 0..9 {
-                flipped[(i * co + o) * 9 + 8 - k] = w[(o * ci + i) * 9 + k];
+            for t in 0..kk {
+                flipped[(i * co + o) * kk + kk - 1 - t] = w[(o * ci + i) * kk + t];
             }
         }
     }
-    forward(dy, &flipped, [b, co, ci, h, wd])
+    forward(dy, &flipped, [b, co, ci, h, wd, k])
 }
 
-/// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, 3, 3]`, summed over the batch.
-pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+/// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, k, k]`, summed over the batch.
+pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
     use rayon::prelude::*;
-    let hw = h * wd;
+    let (hw, kk) = (h * wd, k * k);
     let per = per_thread(b);
     let partial: Vec<Vec<f32>> = (0..b.div_ceil(per))
         .into_par_iter()
         .map(|t| {
-            let mut col = vec![0.0f32; ci * 9 * hw];
-            let mut dw = vec![0.0f32; co * ci * 9];
-            for image in t * per..((t + 1) * per).min(b) {
-                im2col(&x[image * ci * hw..][..ci * hw], [ci, h, wd], &mut col);
-                let dyb = &dy[image * co * hw..][..co * hw];
+            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
+            let mut dw = vec![0.0f32; co * ci * kk];
+            for n in t * per..((t + 1) * per).min(b) {
+                let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, &mut col);
+                let dyb = &dy[n * co * hw..][..co * hw];
                 gemm(
-                    [co, ci * 9, hw],
+                    [co, ci * kk, hw],
                     &mut dw,
-                    image > t * per,
+                    n > t * per,
                     dyb,
                     [hw, 1],
-                    &col,
+                    col,
                     [1, hw],
                 );
             }
@@ -562,7 +606,7 @@ pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<
         })
         .collect();
     let mut parts = partial.into_iter();
-    let mut dw = parts.next().unwrap_or_else(|| vec![0.0; co * ci * 9]);
+    let mut dw = parts.next().unwrap_or_else(|| vec![0.0; co * ci * kk]);
     for part in parts {
         dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
     }
@@ -576,7 +620,8 @@ mod tests {
     use burn::tensor::Distribution;
 
     /// Direct summation, the definition.
-    fn naive(x: &[f32], w: &[f32], [b, ci, co, h, wd]: [usize; 5]) -> Vec<f32> {
+    fn naive(x: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+        let pad = k / 2;
         let mut y = vec![0.0; b * co * h * wd];
         for n in 0..b {
             for o in 0..co {
@@ -584,13 +629,13 @@ mod tests {
                     for j in 0..wd {
                         let mut s = 0.0;
                         for c in 0..ci {
-                            for kh in 0..3 {
-                                for kw in 0..3 {
+                            for kh in 0..k {
+                                for kw in 0..k {
                                     let (r, q) =
-                                        ((i + kh).wrapping_sub(1), (j + kw).wrapping_sub(1));
+                                        ((i + kh).wrapping_sub(pad), (j + kw).wrapping_sub(pad));
                                     if r < h && q < wd {
                                         s += x[((n * ci + c) * h + r) * wd + q]
-                                            * w[((o * ci + c) * 3 + kh) * 3 + kw];
+                                            * w[((o * ci + c) * k + kh) * k + kw];
                                     }
                                 }
                             }
@@ -623,14 +668,19 @@ mod tests {
 
     /// Forward against the definition, and both gradients against it through the adjoint
     /// identity ⟨dy, conv(x, W)⟩ = ⟨∇x, x⟩ = ⟨∇W, W⟩ (the convolution is bilinear), on an odd
-    /// shape (ci ≠ co, h ≠ w, an odd batch split over threads).
+    /// shape (ci ≠ co, h ≠ w, an odd batch split over threads), for 1×1 and 3×3 kernels.
     #[test]
     fn kernels_match_the_definition_and_its_adjoints() {
-        let dims = [3, 5, 7, 6, 9];
-        let [b, ci, co, h, wd] = dims;
+        for k in [1, 3] {
+            conv_kernels_check([3, 5, 7, 6, 9, k]);
+        }
+    }
+
+    fn conv_kernels_check(dims: [usize; 6]) {
+        let [b, ci, co, h, wd, k] = dims;
         let (x, w, dy) = (
             values(b * ci * h * wd, 1),
-            values(co * ci * 9, 2),
+            values(co * ci * k * k, 2),
             values(b * co * h * wd, 3),
         );
         let y = forward(&x, &w, dims);
@@ -654,20 +704,26 @@ mod tests {
         );
     }
 
-    /// Through burn's autodiff on flex: the value and both gradients of Σ(conv3x3(x, W) ⊙ g)
-    /// equal those of burn's `conv2d`.
+    /// Through burn's autodiff on flex: the value and both gradients of Σ(conv_same(x, W) ⊙ g)
+    /// equal those of burn's `conv2d`, for 1×1 and 3×3 kernels.
     #[test]
     fn autodiff_node_matches_burns_conv2d() {
+        for k in [1, 3] {
+            autodiff_conv_check(k);
+        }
+    }
+
+    fn autodiff_conv_check(k: usize) {
         let dev = cpu_device().autodiff();
         let x = Tensor::<4>::random([4, 3, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
-        let w = Tensor::<4>::random([6, 3, 3, 3], Distribution::Normal(0.0, 1.0), &dev);
+        let w = Tensor::<4>::random([6, 3, k, k], Distribution::Normal(0.0, 1.0), &dev);
         let g = Tensor::<4>::random([4, 6, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
         let run = |ours: bool| {
             let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
             let y = if ours {
-                conv3x3(x.clone(), w.clone())
+                conv_same(x.clone(), w.clone())
             } else {
-                conv2d(x.clone(), w.clone(), None, options())
+                conv2d(x.clone(), w.clone(), None, options(k))
             };
             let grads = (y.clone() * g.clone()).sum().backward();
             let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
@@ -680,7 +736,7 @@ mod tests {
         let (ours, reference) = (run(true), run(false));
         assert!(close(&ours.0, &reference.0), "forward");
         assert!(close(&ours.1, &reference.1), "∇x");
-        assert!(close(&ours.2, &reference.2), "∇W");
+        assert!(close(&ours.2, &reference.2), "∇W ({k}×{k})");
     }
 
     fn close(a: &[f32], b: &[f32]) -> bool {

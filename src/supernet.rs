@@ -152,17 +152,10 @@ impl ReluTape {
 /// `[co, ci, k, k]`, padding k/2 and no bias (NB201's convs), giving `[b, co, h/stride, w/stride]`.
 pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
     let [co, ci, k, _] = [shape[0], shape[1], shape[2], shape[3]];
-    if k == 1 && stride == 1 {
-        // A 1×1 conv is one batched matmul `[1, co, ci] × [b, ci, h·w]`; burn flex's conv2d
-        // path (and its weight-gradient conv) is ~2.7× slower for it (docs/performance.md).
-        let [b, _, h, wd] = x.dims();
-        let y = w.reshape([1, co, ci]).matmul(x.reshape([b, ci, h * wd]));
-        return y.reshape([b, co, h, wd]);
-    }
     let w = w.reshape([co, ci, k, k]);
-    if k == 3 && stride == 1 {
-        // Our im2col + GEMM kernels with their own backward on the CPU (src/kernels.rs).
-        return crate::kernels::conv3x3(x, w);
+    if stride == 1 {
+        // Our kernels with their own backward on the CPU (src/kernels.rs).
+        return crate::kernels::conv_same(x, w);
     }
     conv2d(
         x,

@@ -1,5 +1,6 @@
 //! The page's recorded presets (`www/presets/*.jsonl`) still decode, record the preset's settings,
-//! and are what the current code computes for them (same seed → same trajectory).
+//! and are what the current code computes for them (same seed → same cells and, up to float
+//! rounding across CPUs, the same trajectory).
 
 use nasi::config::{PRESETS, preset};
 use nasi::search::{Search, SearchEvent, parse_trajectory};
@@ -25,11 +26,24 @@ fn recorded_presets_match_a_fresh_search() {
         assert_eq!(fresh.len(), events.len(), "{name}");
         for (a, b) in fresh.iter().zip(&events) {
             if let (SearchEvent::Step(a), SearchEvent::Step(b)) = (a, b) {
-                assert_eq!(
-                    (a.step, a.trace, a.alpha, a.genotype),
-                    (b.step, b.trace, b.alpha, b.genotype),
-                    "{name}"
+                // Same steps and cells exactly; values up to float rounding, because the GEMM
+                // micro-kernels (AVX-512, FMA, …) are picked at run time by the CPU, and the
+                // presets were recorded on one CPU. Same-machine determinism is exact in
+                // tests/search.rs and tests/cli.rs.
+                assert_eq!((a.step, a.genotype), (b.step, b.genotype), "{name}");
+                let rel = (a.trace - b.trace).abs() / b.trace.abs();
+                assert!(
+                    rel < 1e-3,
+                    "{name} step {}: T̃ {} vs {}",
+                    a.step,
+                    a.trace,
+                    b.trace
                 );
+                for (ra, rb) in a.alpha.iter().zip(&b.alpha) {
+                    for (x, y) in ra.iter().zip(rb) {
+                        assert!((x - y).abs() < 2e-2, "{name} step {}: α {x} vs {y}", a.step);
+                    }
+                }
             }
             if let (SearchEvent::Finished(a), SearchEvent::Finished(b)) = (a, b) {
                 assert_eq!(a.genotype, b.genotype, "{name}");
