@@ -48,7 +48,8 @@ fn ops(c: &mut Criterion) {
     let shape = [64, 16, 32, 32];
     let x0 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     let g = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).autodiff();
-    let w1 = Tensor::<1>::random([16 * 16], Distribution::Normal(0.0, 0.25), &device);
+    // Weights for a 16→16 3×3 conv; the 1×1 cases use the first 16·16.
+    let w1 = Tensor::<1>::random([16 * 16 * 9], Distribution::Normal(0.0, 0.1), &device);
     // Runs `op` on a tracked copy of x (and w), backpropagates ⟨op(x), g⟩, reads ∂/∂x back.
     let fwd_bwd = |op: &dyn Fn(Tensor<4>, Tensor<1>) -> Tensor<4>| {
         let x = x0.clone().autodiff().require_grad();
@@ -71,14 +72,21 @@ fn ops(c: &mut Criterion) {
     };
     let conv1x1 = |x: Tensor<4>, w: Tensor<1>| {
         let opts = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-        conv2d(x, w.reshape([16, 16, 1, 1]), None, opts)
+        conv2d(x, w.narrow(0, 0, 256).reshape([16, 16, 1, 1]), None, opts)
+    };
+    let conv3x3 = |x: Tensor<4>, w: Tensor<1>| {
+        let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        conv2d(x, w.reshape([16, 16, 3, 3]), None, opts)
     };
     type Op<'a> = &'a dyn Fn(Tensor<4>, Tensor<1>) -> Tensor<4>;
-    let cases: [(&str, Op, Op); 3] = [
+    let cases: [(&str, Op, Op); 4] = [
         ("avg_pool_3x3", &pool, &|x, _| supernet::avg_pool_3x3(x)),
         ("batch_norm", &bn, &|x, _| supernet::batch_norm(x)),
         ("conv1x1", &conv1x1, &|x, w| {
-            supernet::conv(x, w, &[16, 16, 1, 1], 1)
+            supernet::conv(x, w.narrow(0, 0, 256), &[16, 16, 1, 1], 1)
+        }),
+        ("conv3x3", &conv3x3, &|x, w| {
+            supernet::conv(x, w, &[16, 16, 3, 3], 1)
         }),
     ];
     for (name, theirs, ours) in cases {
