@@ -63,7 +63,7 @@ pub fn box3x3(x: Tensor<4>) -> Tensor<4> {
     } else {
         let c = x.dims()[1];
         let ones = Tensor::<4>::ones([c, 1, 3, 3], &x.device());
-        conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c))
+        conv2d(x, ones, None, depthwise_options(c))
     }
 }
 
@@ -93,6 +93,11 @@ pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
 fn on_flex(x: &Tensor<4>) -> bool {
     let device = x.device().as_dispatch().clone().inner();
     matches!(device, DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+}
+
+/// Stride 1, padding 1, one group per channel: the box sum as a depthwise 3×3 conv with ones.
+fn depthwise_options(channels: usize) -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [1, 1], [1, 1], channels)
 }
 
 /// Stride 1, padding k/2 ("same"), no dilation, one group.
@@ -138,7 +143,7 @@ pub trait Kernels: Backend {
     fn box3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let c = x.shape()[1];
         let ones = Self::float_ones([c, 1, 3, 3].into(), &x.device(), FloatDType::F32);
-        Self::conv2d(x, ones, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c))
+        Self::conv2d(x, ones, None, depthwise_options(c))
     }
 
     /// Batch norm with batch statistics, no affine parameters, ε = 1e-5 and biased variance
@@ -718,25 +723,46 @@ mod tests {
         let x = Tensor::<4>::random([4, 3, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
         let w = Tensor::<4>::random([6, 3, k, k], Distribution::Normal(0.0, 1.0), &dev);
         let g = Tensor::<4>::random([4, 6, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
-        let run = |ours: bool| {
-            let (x, w) = (x.clone().require_grad(), w.clone().require_grad());
-            let y = if ours {
-                conv_same(x.clone(), w.clone())
-            } else {
-                conv2d(x.clone(), w.clone(), None, options(k))
-            };
+        assert_same_value_and_grads(
+            &format!("{k}×{k} conv"),
+            &[x, w],
+            &g,
+            |t| conv_same(t[0].clone(), t[1].clone()),
+            |t| conv2d(t[0].clone(), t[1].clone(), None, options(k)),
+        );
+    }
+
+    /// Tracks `inputs`, and asserts that `ours` and `reference` give the same value and the same
+    /// gradient of Σ(op(inputs) ⊙ g) for every input (each within 1e-4 relative).
+    fn assert_same_value_and_grads(
+        name: &str,
+        inputs: &[Tensor<4>],
+        g: &Tensor<4>,
+        ours: impl Fn(&[Tensor<4>]) -> Tensor<4>,
+        reference: impl Fn(&[Tensor<4>]) -> Tensor<4>,
+    ) {
+        let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+        let run = |op: &dyn Fn(&[Tensor<4>]) -> Tensor<4>| {
+            let tracked: Vec<Tensor<4>> = inputs.iter().map(|t| t.clone().require_grad()).collect();
+            let y = op(&tracked);
             let grads = (y.clone() * g.clone()).sum().backward();
-            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
-            (
-                flat(y),
-                flat(x.grad(&grads).expect("∇x")),
-                flat(w.grad(&grads).expect("∇W")),
-            )
+            let mut out = vec![flat(y)];
+            out.extend(
+                tracked
+                    .iter()
+                    .map(|t| flat(t.grad(&grads).expect("tracked input"))),
+            );
+            out
         };
-        let (ours, reference) = (run(true), run(false));
-        assert!(close(&ours.0, &reference.0), "forward");
-        assert!(close(&ours.1, &reference.1), "∇x");
-        assert!(close(&ours.2, &reference.2), "∇W ({k}×{k})");
+        let (ours, reference) = (run(&ours), run(&reference));
+        for (i, (a, b)) in ours.iter().zip(&reference).enumerate() {
+            let what = if i == 0 {
+                "forward".to_string()
+            } else {
+                format!("∇ of input {}", i - 1)
+            };
+            assert!(close(a, b), "{name}: {what}");
+        }
     }
 
     fn close(a: &[f32], b: &[f32]) -> bool {
@@ -753,21 +779,17 @@ mod tests {
         let dev = cpu_device().autodiff();
         let x = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(2.0, 3.0), &dev);
         let g = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &dev);
-        let run = |ours: bool| {
-            let x = x.clone().require_grad();
-            let y = if ours {
-                batch_norm(x.clone())
-            } else {
-                let (gamma, beta) = (Tensor::<1>::ones([4], &dev), Tensor::<1>::zeros([4], &dev));
-                burn::tensor::module::batch_norm_train(x.clone(), gamma, beta, 1e-5).output
-            };
-            let grads = (y.clone() * g.clone()).sum().backward();
-            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
-            (flat(y), flat(x.grad(&grads).expect("∇x")))
-        };
-        let (ours, reference) = (run(true), run(false));
-        assert!(close(&ours.0, &reference.0), "forward");
-        assert!(close(&ours.1, &reference.1), "∇x");
+        let (gamma, beta) = (Tensor::<1>::ones([4], &dev), Tensor::<1>::zeros([4], &dev));
+        assert_same_value_and_grads(
+            "batch norm",
+            &[x],
+            &g,
+            |t| batch_norm(t[0].clone()),
+            |t| {
+                let (gamma, beta) = (gamma.clone(), beta.clone());
+                burn::tensor::module::batch_norm_train(t[0].clone(), gamma, beta, 1e-5).output
+            },
+        );
     }
 
     /// The box sum and its gradient through autodiff on flex equal burn's depthwise `conv2d`
@@ -778,24 +800,13 @@ mod tests {
         let x = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
         let g = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
         let ones = Tensor::<4>::ones([3, 1, 3, 3], &dev);
-        let run = |ours: bool| {
-            let x = x.clone().require_grad();
-            let y = if ours {
-                box3x3(x.clone())
-            } else {
-                conv2d(
-                    x.clone(),
-                    ones.clone(),
-                    None,
-                    ConvOptions::new([1, 1], [1, 1], [1, 1], 3),
-                )
-            };
-            let grads = (y.clone() * g.clone()).sum().backward();
-            let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
-            (flat(y), flat(x.grad(&grads).expect("∇x")))
-        };
-        let (ours, reference) = (run(true), run(false));
-        assert!(close(&ours.0, &reference.0), "forward");
-        assert!(close(&ours.1, &reference.1), "∇x");
+        let depthwise = depthwise_options(3);
+        assert_same_value_and_grads(
+            "box sum",
+            &[x],
+            &g,
+            |t| box3x3(t[0].clone()),
+            |t| conv2d(t[0].clone(), ones.clone(), None, depthwise.clone()),
+        );
     }
 }

@@ -175,8 +175,8 @@ pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
 /// NB201's `avg_pool_3x3`: 3×3 mean, stride 1, padding 1, padded cells not counted
 /// (`count_include_pad=False`), on `[b, c, h, w]`.
 ///
-/// Computed as a depthwise conv with ones (a 3×3 box sum) times 1/count per pixel: burn flex's
-/// `avg_pool2d` backward is a scalar loop, ~2.5× slower than this (docs/performance.md).
+/// Computed as a 3×3 box sum ([`crate::kernels::box3x3`]) times 1/count per pixel: burn flex's
+/// `avg_pool2d` backward is a scalar loop, ~5× slower than this (docs/performance.md).
 pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let dev = x.device();
