@@ -27,7 +27,7 @@ use burn::backend::{
 };
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, FloatDType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
 /// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]` for k ∈ {1, 3}, stride 1, padding
 /// k/2, no bias, giving `[b, co, h, w]`: NB201's `nor_conv_1x1` and `nor_conv_3x3`, the stem and
@@ -53,18 +53,74 @@ pub fn conv_same(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
     }
 }
 
-/// 3×3 box sum per channel of `x` `[b, c, h, w]` with zero padding (stride 1), giving
-/// `[b, c, h, w]`: the sum of NB201's `avg_pool_3x3` before dividing by the count.
-pub fn box3x3(x: Tensor<4>) -> Tensor<4> {
+/// NB201's `avg_pool_3x3` of `x` `[b, c, h, w]`: the 3×3 mean, stride 1, padding 1, padded
+/// cells not counted (`count_include_pad=False`), giving `[b, c, h, w]`. A 3×3 box sum divided
+/// by each pixel's count; burn flex's `avg_pool2d` backward is a scalar loop, ~5× slower.
+pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
     if on_flex(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::box3x3(
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::avg3x3(
             x.into_dispatch(),
-        ))
-    } else {
-        let c = x.dims()[1];
-        let ones = Tensor::<4>::ones([c, 1, 3, 3], &x.device());
-        conv2d(x, ones, None, depthwise_options(c))
+        ));
     }
+    let [_, c, h, w] = x.dims();
+    let dev = x.device();
+    let inv = Tensor::<4>::from_data(TensorData::new(inverse_counts(h, w), [1, 1, h, w]), &dev);
+    let ones = Tensor::<4>::ones([c, 1, 3, 3], &dev);
+    conv2d(x, ones, None, depthwise_options(c)) * inv
+}
+
+/// A relaxed edge's mixture `Σᵢ wᵢ·xᵢ` (paper eq. 13's softmax-weighted sum of the edge's ops)
+/// of four `[b, c, h, w]` op outputs with weights `w` `[4]` (`none` contributes nothing), giving
+/// `[b, c, h, w]`. Differentiable in all five; on the CPU one fused pass each way.
+pub fn mix(xs: [Tensor<4>; 4], w: Tensor<1>) -> Tensor<4> {
+    if on_flex(&xs[0]) {
+        let [a, b, c, d] = xs.map(Tensor::into_dispatch);
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::mix4(
+            a,
+            b,
+            c,
+            d,
+            w.into_dispatch(),
+        ));
+    }
+    xs.into_iter()
+        .enumerate()
+        .map(|(i, x)| x * w.clone().narrow(0, i, 1).reshape([1, 1, 1, 1]))
+        .reduce(|a, b| a + b)
+        .expect("four terms")
+}
+
+/// The ReLU mask `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats, untracked: what a recorded
+/// ReLU replays in NASI's perturbed passes ([`crate::supernet::ReluTape`]).
+pub fn relu_mask(x: &Tensor<4>) -> Tensor<4> {
+    let x = x.clone().detach();
+    if on_flex(&x) {
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::positive(
+            x.into_dispatch(),
+        ));
+    }
+    x.greater_elem(0.0).float()
+}
+
+/// `x ⊙ m` for an untracked mask `m` (both `[b, c, h, w]`), differentiable in `x` only
+/// (∇x = dy ⊙ m): a ReLU with its mask given.
+pub fn mask_mul(x: Tensor<4>, m: Tensor<4>) -> Tensor<4> {
+    if on_flex(&x) {
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::mask_mul(
+            x.into_dispatch(),
+            m.into_dispatch(),
+        ));
+    }
+    x * m
+}
+
+/// `1/count` per pixel of an `h × w` map for a 3×3 window that does not count padded cells,
+/// `[h·w]` row-major.
+pub fn inverse_counts(h: usize, w: usize) -> Vec<f32> {
+    let count = |i: usize, n: usize| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32;
+    (0..h * w)
+        .map(|k| 1.0 / (count(k / w, h) * count(k % w, w)))
+        .collect()
 }
 
 /// Batch norm with batch statistics and no affine parameters (ε = 1e-5, biased variance, as in
@@ -137,14 +193,40 @@ pub trait Kernels: Backend {
         Self::conv2d_weight_backward(x, w, dy, options(k))
     }
 
-    /// 3×3 box sum per channel (a depthwise 3×3 convolution with ones, zero padding):
-    /// `x` `[b, c, h, w]` → `[b, c, h, w]`. The sum behind NB201's `avg_pool_3x3`. It is its own
-    /// adjoint (a symmetric kernel with zero padding), so its backward is itself.
-    fn box3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let c = x.shape()[1];
-        let ones = Self::float_ones([c, 1, 3, 3].into(), &x.device(), FloatDType::F32);
-        Self::conv2d(x, ones, None, depthwise_options(c))
-    }
+    /// [`avg_pool_3x3`]: `x` `[b, c, h, w]` → `[b, c, h, w]`, the 3×3 box sum (zero padding)
+    /// divided by each pixel's count of real cells.
+    fn avg3x3(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The adjoint of [`Kernels::avg3x3`] applied to `dy` `[b, c, h, w]` (its ∇x): the box sum
+    /// of `dy / count` (the box sum is symmetric, so it is its own adjoint).
+    fn avg3x3_transpose(dy: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// [`mix`]: `Σᵢ w[i]·xᵢ` of four `[b, c, h, w]` tensors with `w` `[4]`.
+    fn mix4(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// ∇w of [`Kernels::mix4`]: `[⟨dy, a⟩, ⟨dy, b⟩, ⟨dy, c⟩, ⟨dy, d⟩]` `[4]` (sums in f64).
+    fn mix4_dots(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// `dy · w[i]` for `dy` `[b, c, h, w]` and `w` `[4]`: ∇xᵢ of [`Kernels::mix4`].
+    fn scale_by(dy: FloatTensor<Self>, w: FloatTensor<Self>, i: usize) -> FloatTensor<Self>;
+
+    /// [`relu_mask`]: `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats (not differentiable).
+    fn positive(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// [`mask_mul`]: `x ⊙ m`, both `[b, c, h, w]`, differentiable in `x` only.
+    fn mask_mul(x: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// Batch norm with batch statistics, no affine parameters, ε = 1e-5 and biased variance
     /// (PyTorch's training mode): `x` `[b, c, h, w]` → `x̂` `[b, c, h, w]`.
@@ -186,9 +268,66 @@ impl Kernels for Flex {
         flex(dw, [co, ci, k, k])
     }
 
-    fn box3x3(x: FlexTensor) -> FlexTensor {
+    fn avg3x3(x: FlexTensor) -> FlexTensor {
         let [b, c, h, wd] = dims(&x);
-        flex(box_sum(slice(&x).as_ref(), [b * c, h, wd]), [b, c, h, wd])
+        let y = box_mean(slice(&x).as_ref(), [b * c, h, wd], false);
+        flex(y, [b, c, h, wd])
+    }
+
+    fn avg3x3_transpose(dy: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&dy);
+        let dx = box_mean(slice(&dy).as_ref(), [b * c, h, wd], true);
+        flex(dx, [b, c, h, wd])
+    }
+
+    fn mix4(
+        a: FlexTensor,
+        b: FlexTensor,
+        c: FlexTensor,
+        d: FlexTensor,
+        w: FlexTensor,
+    ) -> FlexTensor {
+        let shape = dims(&a);
+        let w = weights(&w);
+        let (a, b, c, d) = (slice(&a), slice(&b), slice(&c), slice(&d));
+        let y = mix_forward([a.as_ref(), b.as_ref(), c.as_ref(), d.as_ref()], w);
+        flex(y, shape)
+    }
+
+    fn mix4_dots(
+        a: FlexTensor,
+        b: FlexTensor,
+        c: FlexTensor,
+        d: FlexTensor,
+        dy: FlexTensor,
+    ) -> FlexTensor {
+        let (a, b, c, d, dy) = (slice(&a), slice(&b), slice(&c), slice(&d), slice(&dy));
+        let dots = mix_dots(
+            [a.as_ref(), b.as_ref(), c.as_ref(), d.as_ref()],
+            dy.as_ref(),
+        );
+        FlexTensor::from_data(TensorData::new(dots.map(|v| v as f32).to_vec(), [4]))
+    }
+
+    fn scale_by(dy: FlexTensor, w: FlexTensor, i: usize) -> FlexTensor {
+        let (shape, k) = (dims(&dy), weights(&w)[i]);
+        flex(map(&[slice(&dy).as_ref()], |[g]| g * k), shape)
+    }
+
+    fn positive(x: FlexTensor) -> FlexTensor {
+        let shape = dims(&x);
+        flex(
+            map(&[slice(&x).as_ref()], |[v]| (v > 0.0) as u8 as f32),
+            shape,
+        )
+    }
+
+    fn mask_mul(x: FlexTensor, m: FlexTensor) -> FlexTensor {
+        let shape = dims(&x);
+        flex(
+            map(&[slice(&x).as_ref(), slice(&m).as_ref()], |[v, k]| v * k),
+            shape,
+        )
     }
 
     fn norm(x: FlexTensor) -> FlexTensor {
@@ -250,26 +389,130 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
         }
     }
 
-    fn box3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn avg3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct BoxNode;
+        struct AvgPoolNode;
 
-        impl<B: Backend + Kernels> Backward<B, 1> for BoxNode {
+        impl<B: Backend + Kernels> Backward<B, 1> for AvgPoolNode {
             type State = ();
 
             fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let dy = grads.consume::<B>(&ops.node);
                 if let [Some(node)] = ops.parents {
-                    grads.register::<B>(node.id, B::box3x3(dy));
+                    grads.register::<B>(node.id, B::avg3x3_transpose(dy));
                 }
             }
         }
 
-        let prep = BoxNode.prepare::<C>([x.node()]).compute_bound().stateful();
+        let prep = AvgPoolNode
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
         let x = Self::inner(x);
         match prep {
-            OpsKind::Tracked(prep) => prep.finish((), B::box3x3(x)),
-            OpsKind::UnTracked(prep) => prep.finish(B::box3x3(x)),
+            OpsKind::Tracked(prep) => prep.finish((), B::avg3x3(x)),
+            OpsKind::UnTracked(prep) => prep.finish(B::avg3x3(x)),
+        }
+    }
+
+    /// The value only (not tracked), as for every backward kernel below.
+    fn avg3x3_transpose(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::avg3x3_transpose(Self::inner(dy)))
+    }
+
+    fn mix4(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MixNode;
+
+        impl<B: Backend + Kernels> Backward<B, 5> for MixNode {
+            /// The four terms and the weights.
+            type State = ([FloatTensor<B>; 4], FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 5>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let dy = grads.consume::<B>(&ops.node);
+                let ([a, b, c, d], w) = ops.state;
+                let [pa, pb, pc, pd, pw] = ops.parents;
+                if let Some(node) = pw {
+                    grads.register::<B>(node.id, B::mix4_dots(a, b, c, d, dy.clone()));
+                }
+                for (i, parent) in [pa, pb, pc, pd].into_iter().enumerate() {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, B::scale_by(dy.clone(), w.clone(), i));
+                    }
+                }
+            }
+        }
+
+        let prep = MixNode
+            .prepare::<C>([a.node(), b.node(), c.node(), d.node(), w.node()])
+            .compute_bound()
+            .stateful();
+        let xs = [a, b, c, d].map(Self::inner);
+        let w = Self::inner(w);
+        let [a, b, c, d] = xs.clone();
+        let y = B::mix4(a, b, c, d, w.clone());
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((xs, w), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn mix4_dots(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [a, b, c, d, dy] = [a, b, c, d, dy].map(Self::inner);
+        Self::from_inner(B::mix4_dots(a, b, c, d, dy))
+    }
+
+    fn scale_by(dy: FloatTensor<Self>, w: FloatTensor<Self>, i: usize) -> FloatTensor<Self> {
+        Self::from_inner(B::scale_by(Self::inner(dy), Self::inner(w), i))
+    }
+
+    fn positive(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::positive(Self::inner(x)))
+    }
+
+    fn mask_mul(x: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MaskNode;
+
+        impl<B: Backend + Kernels> Backward<B, 1> for MaskNode {
+            /// The mask.
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let dy = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::mask_mul(dy, ops.state));
+                }
+            }
+        }
+
+        let prep = MaskNode.prepare::<C>([x.node()]).compute_bound().stateful();
+        let (x, m) = (Self::inner(x), Self::inner(m));
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(m.clone(), B::mask_mul(x, m)),
+            OpsKind::UnTracked(prep) => prep.finish(B::mask_mul(x, m)),
         }
     }
 
@@ -417,33 +660,113 @@ fn gemm(
     }
 }
 
-/// 3×3 box sums of `n` planes `x` `[n, h, w]` with zero padding: a row pass then a column pass.
-pub fn box_sum(x: &[f32], [n, h, w]: [usize; 3]) -> Vec<f32> {
+/// Elements per task of the elementwise kernels (256 KiB of f32).
+const CHUNK: usize = 1 << 16;
+
+/// A vector of `n` values filled chunk by chunk (`chunk` elements each; the last may be shorter)
+/// by `fill(chunk index, chunk)` on rayon's threads. Each chunk is zeroed by the thread that
+/// fills it, so the first touch of fresh pages is parallel too (a `vec![0.0; n]` would zero it
+/// all on the calling thread).
+fn par_vec(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     use rayon::prelude::*;
-    let hw = h * w;
-    let mut y = vec![0.0f32; n * hw];
-    y.par_chunks_mut(hw)
-        .zip(x.par_chunks(hw))
-        .for_each(|(out, plane)| {
-            let mut rows = vec![0.0f32; hw];
-            for (r, src) in rows.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
-                for j in 0..w {
-                    let left = if j > 0 { src[j - 1] } else { 0.0 };
-                    let right = if j + 1 < w { src[j + 1] } else { 0.0 };
-                    r[j] = left + src[j] + right;
-                }
-            }
-            for i in 0..h {
-                let dst = &mut out[i * w..(i + 1) * w];
-                dst.copy_from_slice(&rows[i * w..(i + 1) * w]);
-                for k in [i.wrapping_sub(1), i + 1].into_iter().filter(|&k| k < h) {
-                    dst.iter_mut()
-                        .zip(&rows[k * w..(k + 1) * w])
-                        .for_each(|(d, s)| *d += s);
-                }
-            }
+    use std::mem::MaybeUninit;
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut()[..n]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, part)| {
+            part.fill(MaybeUninit::new(0.0));
+            // SAFETY: every element of `part` was initialised on the line above, and
+            // `MaybeUninit<f32>` has the layout of `f32`.
+            let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            fill(i, part);
         });
-    y
+    // SAFETY: the chunks cover `0..n`, and each was initialised above.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// `f(x₀[i], x₁[i], …)` for every `i` of `N` equally long slices, in parallel chunks.
+fn map<const N: usize>(xs: &[&[f32]; N], f: impl Fn([f32; N]) -> f32 + Sync) -> Vec<f32> {
+    let n = xs[0].len();
+    assert!(
+        xs.iter().all(|x| x.len() == n),
+        "elementwise: lengths differ"
+    );
+    par_vec(n, CHUNK, |c, out| {
+        let at = c * CHUNK;
+        let parts = xs.map(|x| &x[at..at + out.len()]);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = f(parts.map(|p| p[j]));
+        }
+    })
+}
+
+/// The four weights of a `[4]` flex tensor.
+fn weights(w: &FlexTensor) -> [f32; 4] {
+    let w = slice(w);
+    w.as_ref().try_into().expect("mix weights are [4]")
+}
+
+/// `Σᵢ w[i]·xᵢ[j]` for every `j`.
+fn mix_forward(xs: [&[f32]; 4], w: [f32; 4]) -> Vec<f32> {
+    map(&xs, |[a, b, c, d]| {
+        w[0] * a + w[1] * b + w[2] * c + w[3] * d
+    })
+}
+
+/// `⟨dy, xᵢ⟩` for the four `xᵢ`: per-chunk sums in f64 added in chunk order (deterministic).
+fn mix_dots(xs: [&[f32]; 4], dy: &[f32]) -> [f64; 4] {
+    use rayon::prelude::*;
+    assert!(
+        xs.iter().all(|x| x.len() == dy.len()),
+        "mix: lengths differ"
+    );
+    let parts: Vec<[f64; 4]> = (0..dy.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let r = c * CHUNK..((c + 1) * CHUNK).min(dy.len());
+            xs.map(|x| lane_sum(&dy[r.clone()], &x[r.clone()], |g, v| g * v))
+        })
+        .collect();
+    parts
+        .iter()
+        .fold([0.0; 4], |acc, p| std::array::from_fn(|i| acc[i] + p[i]))
+}
+
+/// 3×3 means of `n` planes `x` `[n, h, w]`, padded cells not counted: the box sum (zero
+/// padding; a row pass then a column pass) divided by each pixel's count afterwards, or, for
+/// the adjoint (`transpose`), before.
+pub fn box_mean(x: &[f32], [n, h, w]: [usize; 3], transpose: bool) -> Vec<f32> {
+    let hw = h * w;
+    assert_eq!(x.len(), n * hw, "box mean: shape");
+    let inv = inverse_counts(h, w);
+    par_vec(n * hw, hw, |p, out| {
+        let mut plane = x[p * hw..(p + 1) * hw].to_vec();
+        if transpose {
+            plane.iter_mut().zip(&inv).for_each(|(v, s)| *v *= s);
+        }
+        let mut rows = vec![0.0f32; hw];
+        for (r, src) in rows.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
+            for j in 0..w {
+                let left = if j > 0 { src[j - 1] } else { 0.0 };
+                let right = if j + 1 < w { src[j + 1] } else { 0.0 };
+                r[j] = left + src[j] + right;
+            }
+        }
+        for i in 0..h {
+            let dst = &mut out[i * w..(i + 1) * w];
+            dst.copy_from_slice(&rows[i * w..(i + 1) * w]);
+            for k in [i.wrapping_sub(1), i + 1].into_iter().filter(|&k| k < h) {
+                dst.iter_mut()
+                    .zip(&rows[k * w..(k + 1) * w])
+                    .for_each(|(d, s)| *d += s);
+            }
+        }
+        if !transpose {
+            out.iter_mut().zip(&inv).for_each(|(v, s)| *v *= s);
+        }
+    })
 }
 
 /// `Σ f(a_i, b_i)` in 16 f32 lanes (so it vectorises), the lanes added in f64.
@@ -485,19 +808,13 @@ fn bn_stats(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<(f32, f32)> {
 
 /// Batch norm of `x` `[b, c, n]` (see [`Kernels::norm`]).
 pub fn bn_forward(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
-    use rayon::prelude::*;
     let stats = bn_stats(x, [b, c, n]);
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(n)
-        .zip(x.par_chunks(n))
-        .enumerate()
-        .for_each(|(i, (out, src))| {
-            let (mean, inv) = stats[i % c];
-            out.iter_mut()
-                .zip(src)
-                .for_each(|(o, &v)| *o = (v - mean) * inv);
-        });
-    y
+    par_vec(x.len(), n, |i, out| {
+        let (mean, inv) = stats[i % c];
+        out.iter_mut()
+            .zip(&x[i * n..])
+            .for_each(|(o, &v)| *o = (v - mean) * inv);
+    })
 }
 
 /// ∇x of batch norm at `x` `[b, c, n]` for `dy` `[b, c, n]` (see
@@ -521,17 +838,13 @@ pub fn bn_backward(x: &[f32], dy: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
             ((sdy / count) as f32, (sdyx / count) as f32)
         })
         .collect();
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(n)
-        .zip(x.par_chunks(n).zip(dy.par_chunks(n)))
-        .enumerate()
-        .for_each(|(i, (out, (xs, gs)))| {
-            let ((mean, inv), (mdy, mdyx)) = (stats[i % c], means[i % c]);
-            for ((o, &v), &g) in out.iter_mut().zip(xs).zip(gs) {
-                *o = inv * (g - mdy - (v - mean) * inv * mdyx);
-            }
-        });
-    dx
+    par_vec(x.len(), n, |i, out| {
+        let ((mean, inv), (mdy, mdyx)) = (stats[i % c], means[i % c]);
+        let (xs, gs) = (&x[i * n..], &dy[i * n..]);
+        for ((o, &v), &g) in out.iter_mut().zip(xs).zip(gs) {
+            *o = inv * (g - mdy - (v - mean) * inv * mdyx);
+        }
+    })
 }
 
 /// Images per thread: the batch split evenly over rayon's threads (one thread in the browser).
@@ -552,21 +865,16 @@ fn columns<'a>(x: &'a [f32], chw: [usize; 3], k: usize, col: &'a mut [f32]) -> &
 
 /// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `y` `[b, co, h, w]` (k ∈ {1, 3}).
 pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
-    use rayon::prelude::*;
     let (hw, kk) = (h * wd, k * k);
-    let mut y = vec![0.0f32; b * co * hw];
     let per = per_thread(b);
-    y.par_chunks_mut(per * co * hw)
-        .enumerate()
-        .for_each(|(t, ys)| {
-            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
-            for (i, yb) in ys.chunks_exact_mut(co * hw).enumerate() {
-                let image = &x[(t * per + i) * ci * hw..][..ci * hw];
-                let col = columns(image, [ci, h, wd], k, &mut col);
-                gemm([co, hw, ci * kk], yb, false, w, [ci * kk, 1], col, [hw, 1]);
-            }
-        });
-    y
+    par_vec(b * co * hw, per * co * hw, |t, ys| {
+        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
+        for (i, yb) in ys.chunks_exact_mut(co * hw).enumerate() {
+            let image = &x[(t * per + i) * ci * hw..][..ci * hw];
+            let col = columns(image, [ci, h, wd], k, &mut col);
+            gemm([co, hw, ci * kk], yb, false, w, [ci * kk, 1], col, [hw, 1]);
+        }
+    })
 }
 
 /// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`, as the forward convolution
@@ -792,21 +1100,95 @@ mod tests {
         );
     }
 
-    /// The box sum and its gradient through autodiff on flex equal burn's depthwise `conv2d`
-    /// with ones (the definition), on a non-square shape with 1-pixel-wide edges included.
+    /// NB201's 3×3 average pool and its gradient through autodiff on flex equal burn's depthwise
+    /// `conv2d` with ones times 1/count (the definition), on a non-square shape with 1-pixel-wide
+    /// edges included.
     #[test]
-    fn box_sum_node_matches_a_depthwise_conv_with_ones() {
+    fn avg_pool_node_matches_a_depthwise_conv_with_ones() {
         let dev = cpu_device().autodiff();
         let x = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
         let g = Tensor::<4>::random([2, 3, 4, 7], Distribution::Normal(0.0, 1.0), &dev);
         let ones = Tensor::<4>::ones([3, 1, 3, 3], &dev);
+        let inv = Tensor::<4>::from_data(TensorData::new(inverse_counts(4, 7), [1, 1, 4, 7]), &dev);
         let depthwise = depthwise_options(3);
         assert_same_value_and_grads(
-            "box sum",
+            "avg pool",
             &[x],
             &g,
-            |t| box3x3(t[0].clone()),
-            |t| conv2d(t[0].clone(), ones.clone(), None, depthwise.clone()),
+            |t| avg_pool_3x3(t[0].clone()),
+            |t| conv2d(t[0].clone(), ones.clone(), None, depthwise.clone()) * inv.clone(),
+        );
+    }
+
+    /// The relaxed edge's mixture through autodiff on flex: its value and the gradients of all
+    /// four terms and of the weights equal burn's own `Σᵢ wᵢ·xᵢ`.
+    #[test]
+    fn mix_node_matches_burns_weighted_sum() {
+        let dev = cpu_device().autodiff();
+        let shape = [2, 3, 5, 7];
+        let normal = |s: [usize; 4]| Tensor::<4>::random(s, Distribution::Normal(0.0, 1.0), &dev);
+        let mut inputs: Vec<Tensor<4>> = (0..4).map(|_| normal(shape)).collect();
+        inputs.push(normal([4, 1, 1, 1]));
+        let g = normal(shape);
+        let terms = |t: &[Tensor<4>]| [0, 1, 2, 3].map(|i| t[i].clone());
+        assert_same_value_and_grads(
+            "mix",
+            &inputs,
+            &g,
+            |t| mix(terms(t), t[4].clone().reshape([4])),
+            |t| {
+                (0..4)
+                    .map(|i| t[i].clone() * t[4].clone().narrow(0, i, 1))
+                    .reduce(|a, b| a + b)
+                    .expect("four terms")
+            },
+        );
+    }
+
+    /// The elementwise kernels on more than one chunk (three, the last partial): the mixture and
+    /// its weight gradient (per-chunk sums added in f64) against plain loops in f64.
+    #[test]
+    fn chunked_mix_matches_plain_loops() {
+        let n = 2 * CHUNK + 1234;
+        let xs: Vec<Vec<f32>> = (0..4).map(|i| values(n, 10 + i)).collect();
+        let dy = values(n, 20);
+        let w = [0.5, -1.25, 2.0, 0.75];
+        let x = [&xs[0][..], &xs[1], &xs[2], &xs[3]];
+        let y = mix_forward(x, w);
+        for j in (0..n).step_by(997) {
+            let exact: f64 = (0..4).map(|i| w[i] as f64 * x[i][j] as f64).sum();
+            assert!((y[j] as f64 - exact).abs() < 1e-5, "mix at {j}");
+        }
+        let dots = mix_dots(x, &dy);
+        for i in 0..4 {
+            // f32 lanes within a chunk: error relative to Σ|dy·x|, not to the (cancelling) sum.
+            let exact = dot(&dy, x[i]);
+            let scale: f64 = dy.iter().zip(x[i]).map(|(a, b)| (a * b).abs() as f64).sum();
+            let err = (dots[i] - exact).abs();
+            assert!(err < 1e-6 * scale, "⟨dy, x{i}⟩: {} vs {exact}", dots[i]);
+        }
+    }
+
+    /// The recorded ReLU (mask, then `x ⊙ m`) through autodiff on flex equals burn's `relu` in
+    /// value and gradient, and its mask is `1[x > 0]`.
+    #[test]
+    fn masked_relu_matches_burns_relu() {
+        let dev = cpu_device().autodiff();
+        let x = Tensor::<4>::random([2, 3, 5, 4], Distribution::Normal(0.0, 1.0), &dev);
+        let g = Tensor::<4>::random([2, 3, 5, 4], Distribution::Normal(0.0, 1.0), &dev);
+        assert_same_value_and_grads(
+            "masked ReLU",
+            std::slice::from_ref(&x),
+            &g,
+            |t| mask_mul(t[0].clone(), relu_mask(&t[0])),
+            |t| burn::tensor::activation::relu(t[0].clone()),
+        );
+        let mask = relu_mask(&x).into_data().try_to_vec::<f32>().expect("f32");
+        let values = x.into_data().try_to_vec::<f32>().expect("f32");
+        assert!(
+            mask.iter()
+                .zip(&values)
+                .all(|(m, v)| *m == (*v > 0.0) as u8 as f32)
         );
     }
 }

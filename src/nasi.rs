@@ -127,18 +127,37 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
         let grads = loss.backward();
         alpha.grad(&grads).expect("α is tracked")
     };
-    let gp = grad_alpha_at(1.0);
     let grad_trace = if forward {
+        let gp = grad_alpha_at(1.0);
         let g0 = alpha_0.grad(&gn.grads).expect("α is tracked in pass 0");
         (gp - g0).mul_scalar(2.0) / eps.reshape([1, 1])
     } else {
-        let gm = grad_alpha_at(-1.0);
+        let (gp, gm) = both(|| grad_alpha_at(1.0), || grad_alpha_at(-1.0));
         (gp - gm) / eps.reshape([1, 1])
     };
     StepTensors {
         trace: gn.trace,
         loss: gn.loss,
         grad_trace,
+    }
+}
+
+/// `(a(), b())`, natively on two threads at once. The two perturbed passes are independent
+/// (separate autodiff graphs, read-only inputs) and each is partly serial (burn's elementwise
+/// ops), so overlapping them keeps both cores busy; each result is the same as run alone.
+/// In the browser (one thread) they run one after the other.
+fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        std::thread::scope(|s| {
+            let first = s.spawn(a);
+            let second = b();
+            (first.join().expect("perturbed pass panicked"), second)
+        })
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        (a(), b())
     }
 }
 

@@ -19,6 +19,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 use crate::data::{Stream, rng};
+use crate::kernels;
 use crate::space::{ArchTable, EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op};
 
 /// Shape hyper-parameters of a supernet (NB201: C = 16, N = 5, 10 classes, 32×32 inputs).
@@ -115,13 +116,14 @@ impl ReluTape {
         match self {
             ReluTape::Free => relu(x),
             ReluTape::Record(masks) => {
-                masks.push(x.clone().detach().greater_elem(0.0).float());
-                relu(x)
+                let m = kernels::relu_mask(&x);
+                masks.push(m.clone());
+                kernels::mask_mul(x, m)
             }
             ReluTape::Replay { masks, next } => {
                 let m = masks[*next].clone();
                 *next += 1;
-                x * m
+                kernels::mask_mul(x, m)
             }
         }
     }
@@ -155,7 +157,7 @@ pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tenso
     let w = w.reshape([co, ci, k, k]);
     if stride == 1 {
         // Our kernels with their own backward on the CPU (src/kernels.rs).
-        return crate::kernels::conv_same(x, w);
+        return kernels::conv_same(x, w);
     }
     conv2d(
         x,
@@ -167,25 +169,16 @@ pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tenso
 
 /// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5, biased
 /// variance as in PyTorch's training mode), on `[b, c, h, w]`; on the CPU a fused kernel with its
-/// own backward ([`crate::kernels::batch_norm`]).
+/// own backward ([`kernels::batch_norm`]).
 pub fn batch_norm(x: Tensor<4>) -> Tensor<4> {
-    crate::kernels::batch_norm(x)
+    kernels::batch_norm(x)
 }
 
 /// NB201's `avg_pool_3x3`: 3×3 mean, stride 1, padding 1, padded cells not counted
-/// (`count_include_pad=False`), on `[b, c, h, w]`.
-///
-/// Computed as a 3×3 box sum ([`crate::kernels::box3x3`]) times 1/count per pixel: burn flex's
-/// `avg_pool2d` backward is a scalar loop, ~5× slower than this (docs/performance.md).
+/// (`count_include_pad=False`), on `[b, c, h, w]`; on the CPU a kernel with its own backward
+/// ([`kernels::avg_pool_3x3`]).
 pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let dev = x.device();
-    let count = |i: usize, n: usize| 3.0 - (i == 0) as u8 as f32 - (i + 1 == n) as u8 as f32;
-    let inv: Vec<f32> = (0..h * w)
-        .map(|k| 1.0 / (count(k / w, h) * count(k % w, w)))
-        .collect();
-    let inv = Tensor::<4>::from_data(TensorData::new(inv, [1, 1, h, w]), &dev);
-    crate::kernels::box3x3(x) * inv
+    kernels::avg_pool_3x3(x)
 }
 
 impl SupernetConfig {
@@ -336,14 +329,17 @@ impl Supernet {
         let p = |i: usize| params[i].clone();
         let sh = |i: usize| self.specs[i].shape.as_slice();
         let mut h = self.bn(conv(x, p(self.stem), sh(self.stem), 1));
-        // Per-edge per-op weights as [1,1,1,1] tensors, sliced once for all cells.
-        let weights: Option<Vec<Vec<Tensor<4>>>> = match mix {
+        // Per-edge weights of the four ops other than `none` (`[4]` each, in `Op` order), sliced
+        // once for all cells. `none` contributes 0·w_none; its weight still shapes the softmax
+        // through which α receives gradient.
+        debug_assert_eq!(Op::SkipConnect.index(), 1);
+        let weights: Option<Vec<Tensor<1>>> = match mix {
             CellMix::Relaxed(w) => Some(
                 (0..NUM_EDGES)
                     .map(|e| {
-                        (0..NUM_OPS)
-                            .map(|k| w.clone().slice([e..e + 1, k..k + 1]).reshape([1, 1, 1, 1]))
-                            .collect()
+                        w.clone()
+                            .slice([e..e + 1, 1..NUM_OPS])
+                            .reshape([NUM_OPS - 1])
                     })
                     .collect(),
             ),
@@ -353,6 +349,8 @@ impl Supernet {
             h = match layer {
                 Layer::Cell { edges } => {
                     let mut nodes: Vec<Option<Tensor<4>>> = vec![Some(h)];
+                    // ReLU of each node, shared by the convs of all its out-edges (relaxed).
+                    let mut relus: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
                     for to in 1..NUM_NODES {
                         let mut acc: Option<Tensor<4>> = None;
                         for (e, &(t, from)) in EDGES.iter().enumerate() {
@@ -365,17 +363,16 @@ impl Supernet {
                             let out = match (&weights, mix) {
                                 (Some(w), _) => {
                                     let (c1, c3) = edges[e];
-                                    let r = tape.relu(x.clone());
-                                    let w = &w[e];
-                                    let mut o = x.clone() * w[Op::SkipConnect.index()].clone();
-                                    o = o + self.bn(conv(r.clone(), p(c1), sh(c1), 1))
-                                        * w[Op::NorConv1x1.index()].clone();
-                                    o = o + self.bn(conv(r, p(c3), sh(c3), 1))
-                                        * w[Op::NorConv3x3.index()].clone();
-                                    o = o + avg_pool_3x3(x) * w[Op::AvgPool3x3.index()].clone();
-                                    // `none` contributes 0·w_none; its weight still shapes the
-                                    // softmax through which α receives gradient.
-                                    Some(o)
+                                    let r = relus[from]
+                                        .get_or_insert_with(|| tape.relu(x.clone()))
+                                        .clone();
+                                    let terms = [
+                                        x.clone(),
+                                        self.bn(conv(r.clone(), p(c1), sh(c1), 1)),
+                                        self.bn(conv(r, p(c3), sh(c3), 1)),
+                                        avg_pool_3x3(x),
+                                    ];
+                                    Some(kernels::mix(terms, w[e].clone()))
                                 }
                                 (None, CellMix::Fixed(g)) => {
                                     let (c1, c3) = edges[e];
