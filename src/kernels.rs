@@ -25,23 +25,25 @@ use burn::backend::{
     Autodiff, AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
     tensor::FloatTensor,
 };
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{avg_pool2d, conv2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{DType, Tensor, TensorData};
 
-/// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]` for k ∈ {1, 3}, stride 1, padding
-/// k/2, no bias, giving `[b, co, h, w]`: NB201's `nor_conv_1x1` and `nor_conv_3x3`, the stem and
-/// the reduction blocks' shortcut. Differentiable in both.
-pub fn conv_same(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+/// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]`, padding k/2, no bias, for
+/// (k, stride) ∈ {(1, 1), (3, 1), (3, 2)}, giving `[b, co, ⌊(h − 1)/stride⌋ + 1, ⌊(w −
+/// 1)/stride⌋ + 1]`: NB201's `nor_conv_1x1` and `nor_conv_3x3`, the stem, and the reduction
+/// blocks' convs. Differentiable in both.
+pub fn conv(x: Tensor<4>, w: Tensor<4>, stride: usize) -> Tensor<4> {
     let [co, ci, k, _] = w.dims();
     assert!(
-        k == 1 || k == 3,
-        "conv_same: {k}×{k} kernels are not supported"
+        matches!((k, stride), (1, 1) | (3, 1) | (3, 2)),
+        "conv: {k}×{k} kernels with stride {stride} are not supported"
     );
     if on_flex(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::conv_same(
+        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::conv(
             x.into_dispatch(),
             w.into_dispatch(),
+            stride,
         ))
     } else if k == 1 {
         // One batched matmul `[1, co, ci] × [b, ci, h·w]` (cheaper than a 1×1 conv2d on GPUs too).
@@ -49,8 +51,20 @@ pub fn conv_same(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
         let y = w.reshape([1, co, ci]).matmul(x.reshape([b, ci, h * wd]));
         y.reshape([b, co, h, wd])
     } else {
-        conv2d(x, w, None, options(k))
+        conv2d(x, w, None, options(k, stride))
     }
+}
+
+/// 2×2 mean with stride 2 of `x` `[b, c, h, w]` (h, w even), giving `[b, c, h/2, w/2]`: the
+/// reduction blocks' shortcut before its 1×1 conv.
+pub fn avg_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    if on_flex(&x) && h % 2 == 0 && w % 2 == 0 {
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::avg2x2(
+            x.into_dispatch(),
+        ));
+    }
+    avg_pool2d(x, AvgPoolOptions::new([2, 2]))
 }
 
 /// NB201's `avg_pool_3x3` of `x` `[b, c, h, w]`: the 3×3 mean, stride 1, padding 1, padded
@@ -156,9 +170,9 @@ fn depthwise_options(channels: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], channels)
 }
 
-/// Stride 1, padding k/2 ("same"), no dilation, one group.
-fn options(k: usize) -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1)
+/// Padding k/2, no dilation, one group.
+fn options(k: usize, stride: usize) -> ConvOptions<2> {
+    ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], 1)
 }
 
 /// The three kernels of a 3×3 stride-1 padding-1 convolution, as a burn backend extension.
@@ -167,31 +181,42 @@ fn options(k: usize) -> ConvOptions<2> {
 /// GEMM kernels of this module and autodiff with a node that calls them in its backward pass.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
-    /// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `[b, co, h, w]` (stride 1, padding
-    /// k/2).
-    fn conv_same(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+    /// [`conv`]: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `[b, co, ho, wo]` (padding k/2).
+    fn conv(x: FloatTensor<Self>, w: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
         let k = w.shape()[2];
-        Self::conv2d(x, w, None, options(k))
+        Self::conv2d(x, w, None, options(k, stride))
     }
 
-    /// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`: the same convolution of
-    /// `dy` with `w` transposed in channels and flipped in space.
-    fn conv_same_x_backward(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+    /// ∇x of [`Kernels::conv`]: `x` `[b, ci, h, w]` (for its shape), `dy` `[b, co, ho, wo]`,
+    /// `w` `[co, ci, k, k]` → `[b, ci, h, w]`.
+    fn conv_x_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        stride: usize,
+    ) -> FloatTensor<Self> {
         let k = w.shape()[2];
-        let flipped = Self::float_flip(Self::float_swap_dims(w, 0, 1), &[2, 3]);
-        Self::conv2d(dy, flipped, None, options(k))
+        Self::conv2d_x_backward(x, w, dy, options(k, stride))
     }
 
-    /// ∇W: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` (for its shape), `dy` `[b, co, h, w]` →
-    /// `[co, ci, k, k]`, summed over the batch.
-    fn conv_same_w_backward(
+    /// ∇W of [`Kernels::conv`]: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` (for its shape), `dy`
+    /// `[b, co, ho, wo]` → `[co, ci, k, k]`, summed over the batch.
+    fn conv_w_backward(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         dy: FloatTensor<Self>,
+        stride: usize,
     ) -> FloatTensor<Self> {
         let k = w.shape()[2];
-        Self::conv2d_weight_backward(x, w, dy, options(k))
+        Self::conv2d_weight_backward(x, w, dy, options(k, stride))
     }
+
+    /// [`avg_pool_2x2`]: `x` `[b, c, h, w]` → `[b, c, h/2, w/2]` (h, w even).
+    fn avg2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The adjoint of [`Kernels::avg2x2`] (its ∇x): `dy` `[b, c, h/2, w/2]` → `[b, c, h, w]`,
+    /// each value spread as a quarter over its 2×2 block.
+    fn avg2x2_transpose(dy: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// [`avg_pool_3x3`]: `x` `[b, c, h, w]` → `[b, c, h, w]`, the 3×3 box sum (zero padding)
     /// divided by each pixel's count of real cells.
@@ -238,34 +263,37 @@ pub trait Kernels: Backend {
 }
 
 impl Kernels for Flex {
-    fn conv_same(x: FlexTensor, w: FlexTensor) -> FlexTensor {
+    fn conv(x: FlexTensor, w: FlexTensor, stride: usize) -> FlexTensor {
         let ([b, ci, h, wd], [co, _, k, _]) = (dims(&x), dims(&w));
-        let y = forward(
-            slice(&x).as_ref(),
-            slice(&w).as_ref(),
-            [b, ci, co, h, wd, k],
-        );
-        flex(y, [b, co, h, wd])
+        let d = [b, ci, co, h, wd, k, stride];
+        let y = forward(slice(&x).as_ref(), slice(&w).as_ref(), d);
+        flex(y, [b, co, out_len(h, k, stride), out_len(wd, k, stride)])
     }
 
-    fn conv_same_x_backward(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
-        let ([b, co, h, wd], [_, ci, k, _]) = (dims(&dy), dims(&w));
-        let dx = x_backward(
-            slice(&dy).as_ref(),
-            slice(&w).as_ref(),
-            [b, ci, co, h, wd, k],
-        );
+    fn conv_x_backward(x: FlexTensor, dy: FlexTensor, w: FlexTensor, stride: usize) -> FlexTensor {
+        let ([b, ci, h, wd], [co, _, k, _]) = (dims(&x), dims(&w));
+        let d = [b, ci, co, h, wd, k, stride];
+        let dx = x_backward(slice(&dy).as_ref(), slice(&w).as_ref(), d);
         flex(dx, [b, ci, h, wd])
     }
 
-    fn conv_same_w_backward(x: FlexTensor, w: FlexTensor, dy: FlexTensor) -> FlexTensor {
+    fn conv_w_backward(x: FlexTensor, w: FlexTensor, dy: FlexTensor, stride: usize) -> FlexTensor {
         let ([b, ci, h, wd], [co, _, k, _]) = (dims(&x), dims(&w));
-        let dw = w_backward(
-            slice(&x).as_ref(),
-            slice(&dy).as_ref(),
-            [b, ci, co, h, wd, k],
-        );
+        let d = [b, ci, co, h, wd, k, stride];
+        let dw = w_backward(slice(&x).as_ref(), slice(&dy).as_ref(), d);
         flex(dw, [co, ci, k, k])
+    }
+
+    fn avg2x2(x: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        let y = pool2(slice(&x).as_ref(), [b * c, h, wd], false);
+        flex(y, [b, c, h / 2, wd / 2])
+    }
+
+    fn avg2x2_transpose(dy: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&dy);
+        let dx = pool2(slice(&dy).as_ref(), [b * c, 2 * h, 2 * wd], true);
+        flex(dx, [b, c, 2 * h, 2 * wd])
     }
 
     fn avg3x3(x: FlexTensor) -> FlexTensor {
@@ -349,9 +377,11 @@ impl Kernels for Flex {
 /// only for the inputs that need a gradient (the ± passes of the NASI step hold the weights as
 /// constants and need ∇x only).
 impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
-    fn conv_same(x: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn conv(x: FloatTensor<Self>, w: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct ConvNode;
+        struct ConvNode {
+            stride: usize,
+        }
 
         impl<B: Backend + Kernels> Backward<B, 2> for ConvNode {
             type State = (FloatTensor<B>, FloatTensor<B>);
@@ -366,27 +396,58 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
                 let dy = grads.consume::<B>(&ops.node);
                 let (x, w) = ops.state;
                 if let Some(node) = node_w {
-                    let dw = B::conv_same_w_backward(x, w.clone(), dy.clone());
+                    let dw = B::conv_w_backward(x.clone(), w.clone(), dy.clone(), self.stride);
                     grads.register::<B>(node.id, dw);
                 }
                 if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::conv_same_x_backward(dy, w));
+                    let dx = B::conv_x_backward(x, dy, w, self.stride);
+                    grads.register::<B>(node.id, dx);
                 }
             }
         }
 
-        let prep = ConvNode
+        let prep = ConvNode { stride }
             .prepare::<C>([x.node(), w.node()])
             .compute_bound()
             .stateful();
         let (x, w) = (Self::inner(x), Self::inner(w));
         match prep {
             OpsKind::Tracked(prep) => {
-                let y = B::conv_same(x.clone(), w.clone());
+                let y = B::conv(x.clone(), w.clone(), stride);
                 prep.finish((x, w), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_same(x, w)),
+            OpsKind::UnTracked(prep) => prep.finish(B::conv(x, w, stride)),
         }
+    }
+
+    fn avg2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Pool2Node;
+
+        impl<B: Backend + Kernels> Backward<B, 1> for Pool2Node {
+            type State = ();
+
+            fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dy = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::avg2x2_transpose(dy));
+                }
+            }
+        }
+
+        let prep = Pool2Node
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let x = Self::inner(x);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((), B::avg2x2(x)),
+            OpsKind::UnTracked(prep) => prep.finish(B::avg2x2(x)),
+        }
+    }
+
+    fn avg2x2_transpose(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::avg2x2_transpose(Self::inner(dy)))
     }
 
     fn avg3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -585,9 +646,13 @@ fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// Writes `col` `[c·9, h·w]` with `col[c·9 + kh·3 + kw, i·w + j] = x[c, i + kh − 1, j + kw − 1]`
-/// (0 outside the image) for one image `x` `[c, h, w]`.
-pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], col: &mut [f32]) {
+/// Writes `col` `[c·9, ho·wo]` with `col[c·9 + kh·3 + kw, i·wo + j] = x[c, i·s + kh − 1, j·s + kw
+/// − 1]` (0 outside the image) for one image `x` `[c, h, w]` and a 3×3 kernel with stride `s`
+/// (`ho`, `wo` by [`out_len`]).
+pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], s: usize, col: &mut [f32]) {
+    if s != 1 {
+        return im2col_strided(x, [c, h, w], s, col);
+    }
     let hw = h * w;
     for ci in 0..c {
         let plane = &x[ci * hw..(ci + 1) * hw];
@@ -615,6 +680,84 @@ pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], col: &mut [f32]) {
             }
         }
     }
+}
+
+/// [`im2col`] for strides above 1, one element at a time.
+fn im2col_strided(x: &[f32], [c, h, w]: [usize; 3], s: usize, col: &mut [f32]) {
+    let (ho, wo) = (out_len(h, 3, s), out_len(w, 3, s));
+    for ci in 0..c {
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        for t in 0..9 {
+            let rows = &mut col[(ci * 9 + t) * ho * wo..][..ho * wo];
+            for (i, dst) in rows.chunks_exact_mut(wo).enumerate() {
+                let r = (i * s + t / 3).wrapping_sub(1);
+                for (j, d) in dst.iter_mut().enumerate() {
+                    let q = (j * s + t % 3).wrapping_sub(1);
+                    *d = if r < h && q < w {
+                        plane[r * w + q]
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds `col` `[c·9, ho·wo]` back onto the pixels `dx` `[c, h, w]`
+/// each column entry was read from.
+fn col2im(col: &[f32], [c, h, w]: [usize; 3], s: usize, dx: &mut [f32]) {
+    let (ho, wo) = (out_len(h, 3, s), out_len(w, 3, s));
+    for ci in 0..c {
+        let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
+        for t in 0..9 {
+            let rows = &col[(ci * 9 + t) * ho * wo..][..ho * wo];
+            for (i, src) in rows.chunks_exact(wo).enumerate() {
+                let r = (i * s + t / 3).wrapping_sub(1);
+                if r >= h {
+                    continue;
+                }
+                for (j, v) in src.iter().enumerate() {
+                    let q = (j * s + t % 3).wrapping_sub(1);
+                    if q < w {
+                        plane[r * w + q] += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output length of a k×k convolution with padding k/2 and stride `s` over `n` pixels.
+pub fn out_len(n: usize, k: usize, s: usize) -> usize {
+    (n + 2 * (k / 2) - k) / s + 1
+}
+
+/// 2×2 means with stride 2 of `n` planes `x` `[n, h, w]` (h, w even) → `[n, h/2, w/2]`; or, for
+/// the adjoint (`transpose`), `x` `[n, h/2, w/2]` spread as quarters → `[n, h, w]`.
+pub fn pool2(x: &[f32], [n, h, w]: [usize; 3], transpose: bool) -> Vec<f32> {
+    let (ho, wo) = (h / 2, w / 2);
+    assert!(h % 2 == 0 && w % 2 == 0 && x.len() == n * if transpose { ho * wo } else { h * w });
+    let plane = if transpose { h * w } else { ho * wo };
+    par_vec(n * plane, plane, |p, out| {
+        if transpose {
+            let src = &x[p * ho * wo..][..ho * wo];
+            for (r, row) in out.chunks_exact_mut(w).enumerate() {
+                let s = &src[(r / 2) * wo..][..wo];
+                row.iter_mut()
+                    .enumerate()
+                    .for_each(|(q, o)| *o = 0.25 * s[q / 2]);
+            }
+        } else {
+            let src = &x[p * h * w..][..h * w];
+            for (i, row) in out.chunks_exact_mut(wo).enumerate() {
+                let (a, b) = (&src[2 * i * w..][..w], &src[(2 * i + 1) * w..][..w]);
+                row.iter_mut().enumerate().for_each(|(j, o)| {
+                    *o = 0.25 * (a[2 * j] + a[2 * j + 1] + b[2 * j] + b[2 * j + 1]);
+                });
+            }
+        }
+    })
 }
 
 /// `dst[m, n] = a[m, k] × b[k, n]` (plus `dst` when `accumulate`), `dst` row-major; `a` and `b`
@@ -852,67 +995,91 @@ fn per_thread(b: usize) -> usize {
     b.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
-/// The GEMM operand of one image `x` `[c, h, w]` for a k×k kernel: the image itself for k = 1,
-/// its im2col (written into `col`) for k = 3.
-fn columns<'a>(x: &'a [f32], chw: [usize; 3], k: usize, col: &'a mut [f32]) -> &'a [f32] {
+/// The GEMM operand of one image `x` `[c, h, w]` for a k×k kernel with stride `s`: the image
+/// itself for a 1×1 kernel (stride 1), its im2col (written into `col`) for 3×3.
+fn columns<'a>(x: &'a [f32], chw: [usize; 3], k: usize, s: usize, col: &'a mut [f32]) -> &'a [f32] {
     if k == 1 {
         x
     } else {
-        im2col(x, chw, col);
+        im2col(x, chw, s, col);
         col
     }
 }
 
-/// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `y` `[b, co, h, w]` (k ∈ {1, 3}).
-pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+/// Forward: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `y` `[b, co, ho, wo]` for the dims
+/// `[b, ci, co, h, w, k, stride]` ((k, stride) ∈ {(1, 1), (3, 1), (3, 2)}).
+pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
     let (hw, kk) = (h * wd, k * k);
+    let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
-    par_vec(b * co * hw, per * co * hw, |t, ys| {
-        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
-        for (i, yb) in ys.chunks_exact_mut(co * hw).enumerate() {
+    par_vec(b * co * ho, per * co * ho, |t, ys| {
+        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
+        for (i, yb) in ys.chunks_exact_mut(co * ho).enumerate() {
             let image = &x[(t * per + i) * ci * hw..][..ci * hw];
-            let col = columns(image, [ci, h, wd], k, &mut col);
-            gemm([co, hw, ci * kk], yb, false, w, [ci * kk, 1], col, [hw, 1]);
+            let col = columns(image, [ci, h, wd], k, s, &mut col);
+            gemm([co, ho, ci * kk], yb, false, w, [ci * kk, 1], col, [ho, 1]);
         }
     })
 }
 
-/// ∇x: `dy` `[b, co, h, w]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`, as the forward convolution
-/// of `dy` with `w'[i, o, kh, kw] = w[o, i, k − 1 − kh, k − 1 − kw]`.
-pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+/// ∇x: `dy` `[b, co, ho, wo]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`. Stride 1: the forward
+/// convolution of `dy` with `w'[i, o, kh, kw] = w[o, i, k − 1 − kh, k − 1 − kw]`; stride 2:
+/// `Wᵀ × dy_b` per image, folded back by [`col2im`].
+pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
     let kk = k * k;
-    let mut flipped = vec![0.0f32; ci * co * kk];
-    for o in 0..co {
-        for i in 0..ci {
-            for t in 0..kk {
-                flipped[(i * co + o) * kk + kk - 1 - t] = w[(o * ci + i) * kk + t];
+    if s == 1 {
+        let mut flipped = vec![0.0f32; ci * co * kk];
+        for o in 0..co {
+            for i in 0..ci {
+                for t in 0..kk {
+                    flipped[(i * co + o) * kk + kk - 1 - t] = w[(o * ci + i) * kk + t];
+                }
             }
         }
+        return forward(dy, &flipped, [b, co, ci, h, wd, k, 1]);
     }
-    forward(dy, &flipped, [b, co, ci, h, wd, k])
+    let (hw, ho) = (h * wd, out_len(h, k, s) * out_len(wd, k, s));
+    let per = per_thread(b);
+    par_vec(b * ci * hw, per * ci * hw, |t, dxs| {
+        let mut col = vec![0.0f32; ci * kk * ho];
+        for (i, dxb) in dxs.chunks_exact_mut(ci * hw).enumerate() {
+            let dyb = &dy[(t * per + i) * co * ho..][..co * ho];
+            gemm(
+                [ci * kk, ho, co],
+                &mut col,
+                false,
+                w,
+                [1, ci * kk],
+                dyb,
+                [ho, 1],
+            );
+            col2im(&col, [ci, h, wd], s, dxb);
+        }
+    })
 }
 
-/// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, h, w]` → `[co, ci, k, k]`, summed over the batch.
-pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+/// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, ho, wo]` → `[co, ci, k, k]`, summed over the batch.
+pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
     use rayon::prelude::*;
     let (hw, kk) = (h * wd, k * k);
+    let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
     let partial: Vec<Vec<f32>> = (0..b.div_ceil(per))
         .into_par_iter()
         .map(|t| {
-            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * hw }];
+            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
             let mut dw = vec![0.0f32; co * ci * kk];
             for n in t * per..((t + 1) * per).min(b) {
-                let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, &mut col);
-                let dyb = &dy[n * co * hw..][..co * hw];
+                let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, &mut col);
+                let dyb = &dy[n * co * ho..][..co * ho];
                 gemm(
-                    [co, ci * kk, hw],
+                    [co, ci * kk, ho],
                     &mut dw,
                     n > t * per,
                     dyb,
-                    [hw, 1],
+                    [ho, 1],
                     col,
-                    [1, hw],
+                    [1, ho],
                 );
             }
             dw
@@ -933,27 +1100,30 @@ mod tests {
     use burn::tensor::Distribution;
 
     /// Direct summation, the definition.
-    fn naive(x: &[f32], w: &[f32], [b, ci, co, h, wd, k]: [usize; 6]) -> Vec<f32> {
+    fn naive(x: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
         let pad = k / 2;
-        let mut y = vec![0.0; b * co * h * wd];
+        let (ho, wo) = (out_len(h, k, s), out_len(wd, k, s));
+        let mut y = vec![0.0; b * co * ho * wo];
         for n in 0..b {
             for o in 0..co {
-                for i in 0..h {
-                    for j in 0..wd {
-                        let mut s = 0.0;
+                for i in 0..ho {
+                    for j in 0..wo {
+                        let mut sum = 0.0;
                         for c in 0..ci {
                             for kh in 0..k {
                                 for kw in 0..k {
-                                    let (r, q) =
-                                        ((i + kh).wrapping_sub(pad), (j + kw).wrapping_sub(pad));
+                                    let (r, q) = (
+                                        (i * s + kh).wrapping_sub(pad),
+                                        (j * s + kw).wrapping_sub(pad),
+                                    );
                                     if r < h && q < wd {
-                                        s += x[((n * ci + c) * h + r) * wd + q]
+                                        sum += x[((n * ci + c) * h + r) * wd + q]
                                             * w[((o * ci + c) * k + kh) * k + kw];
                                     }
                                 }
                             }
                         }
-                        y[((n * co + o) * h + i) * wd + j] = s;
+                        y[((n * co + o) * ho + i) * wo + j] = sum;
                     }
                 }
             }
@@ -981,20 +1151,22 @@ mod tests {
 
     /// Forward against the definition, and both gradients against it through the adjoint
     /// identity ⟨dy, conv(x, W)⟩ = ⟨∇x, x⟩ = ⟨∇W, W⟩ (the convolution is bilinear), on an odd
-    /// shape (ci ≠ co, h ≠ w, an odd batch split over threads), for 1×1 and 3×3 kernels.
+    /// shape (ci ≠ co, h ≠ w, w odd, an odd batch split over threads), for 1×1 and 3×3 kernels
+    /// with stride 1 and 3×3 with stride 2.
     #[test]
     fn kernels_match_the_definition_and_its_adjoints() {
-        for k in [1, 3] {
-            conv_kernels_check([3, 5, 7, 6, 9, k]);
+        for (k, s) in [(1, 1), (3, 1), (3, 2)] {
+            conv_kernels_check([3, 5, 7, 6, 9, k, s]);
         }
     }
 
-    fn conv_kernels_check(dims: [usize; 6]) {
-        let [b, ci, co, h, wd, k] = dims;
+    fn conv_kernels_check(dims: [usize; 7]) {
+        let [b, ci, co, h, wd, k, s] = dims;
+        let (ho, wo) = (out_len(h, k, s), out_len(wd, k, s));
         let (x, w, dy) = (
             values(b * ci * h * wd, 1),
             values(co * ci * k * k, 2),
-            values(b * co * h * wd, 3),
+            values(b * co * ho * wo, 3),
         );
         let y = forward(&x, &w, dims);
         let reference = naive(&x, &w, dims);
@@ -1003,40 +1175,57 @@ mod tests {
             .zip(&reference)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
-        assert!(err < 1e-5, "forward max error {err}");
+        assert!(err < 1e-5, "{k}×{k}/{s}: forward max error {err}");
         let l = dot(&dy, &reference);
         let lx = dot(&x_backward(&dy, &w, dims), &x);
         let lw = dot(&w_backward(&x, &dy, dims), &w);
         assert!(
             (lx - l).abs() < 1e-4 * l.abs().max(1.0),
-            "⟨∇x, x⟩ {lx} vs {l}"
+            "{k}×{k}/{s}: ⟨∇x, x⟩ {lx} vs {l}"
         );
         assert!(
             (lw - l).abs() < 1e-4 * l.abs().max(1.0),
-            "⟨∇W, W⟩ {lw} vs {l}"
+            "{k}×{k}/{s}: ⟨∇W, W⟩ {lw} vs {l}"
         );
     }
 
-    /// Through burn's autodiff on flex: the value and both gradients of Σ(conv_same(x, W) ⊙ g)
-    /// equal those of burn's `conv2d`, for 1×1 and 3×3 kernels.
+    /// Through burn's autodiff on flex: the value and both gradients of Σ(conv(x, W) ⊙ g) equal
+    /// those of burn's `conv2d`, for 1×1 and 3×3 kernels with stride 1 and 3×3 with stride 2.
     #[test]
     fn autodiff_node_matches_burns_conv2d() {
-        for k in [1, 3] {
-            autodiff_conv_check(k);
+        for (k, s) in [(1, 1), (3, 1), (3, 2)] {
+            autodiff_conv_check(k, s);
         }
     }
 
-    fn autodiff_conv_check(k: usize) {
+    fn autodiff_conv_check(k: usize, s: usize) {
         let dev = cpu_device().autodiff();
-        let x = Tensor::<4>::random([4, 3, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let x = Tensor::<4>::random([4, 3, 6, 7], Distribution::Normal(0.0, 1.0), &dev);
         let w = Tensor::<4>::random([6, 3, k, k], Distribution::Normal(0.0, 1.0), &dev);
-        let g = Tensor::<4>::random([4, 6, 5, 7], Distribution::Normal(0.0, 1.0), &dev);
+        let out = [4, 6, out_len(6, k, s), out_len(7, k, s)];
+        let g = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &dev);
         assert_same_value_and_grads(
-            &format!("{k}×{k} conv"),
+            &format!("{k}×{k} conv, stride {s}"),
             &[x, w],
             &g,
-            |t| conv_same(t[0].clone(), t[1].clone()),
-            |t| conv2d(t[0].clone(), t[1].clone(), None, options(k)),
+            |t| conv(t[0].clone(), t[1].clone(), s),
+            |t| conv2d(t[0].clone(), t[1].clone(), None, options(k, s)),
+        );
+    }
+
+    /// The 2×2 mean with stride 2 and its gradient through autodiff on flex equal burn's
+    /// `avg_pool2d`.
+    #[test]
+    fn pool2_node_matches_burns_avg_pool2d() {
+        let dev = cpu_device().autodiff();
+        let x = Tensor::<4>::random([2, 3, 4, 6], Distribution::Normal(0.0, 1.0), &dev);
+        let g = Tensor::<4>::random([2, 3, 2, 3], Distribution::Normal(0.0, 1.0), &dev);
+        assert_same_value_and_grads(
+            "2×2 mean",
+            &[x],
+            &g,
+            |t| avg_pool_2x2(t[0].clone()),
+            |t| avg_pool2d(t[0].clone(), AvgPoolOptions::new([2, 2])),
         );
     }
 

@@ -13,8 +13,6 @@
 //! of the Hessian-vector product can replay the activation pattern of the unperturbed pass.
 
 use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::{avg_pool2d, conv2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
@@ -154,17 +152,8 @@ impl ReluTape {
 /// `[co, ci, k, k]`, padding k/2 and no bias (NB201's convs), giving `[b, co, h/stride, w/stride]`.
 pub fn conv(x: Tensor<4>, w: Tensor<1>, shape: &[usize], stride: usize) -> Tensor<4> {
     let [co, ci, k, _] = [shape[0], shape[1], shape[2], shape[3]];
-    let w = w.reshape([co, ci, k, k]);
-    if stride == 1 {
-        // Our kernels with their own backward on the CPU (src/kernels.rs).
-        return kernels::conv_same(x, w);
-    }
-    conv2d(
-        x,
-        w,
-        None,
-        ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], 1),
-    )
+    // Our kernels with their own backward on the CPU (src/kernels.rs).
+    kernels::conv(x, w.reshape([co, ci, k, k]), stride)
 }
 
 /// Batch norm with batch statistics and no affine parameters (γ = 1, β = 0, ε = 1e-5, biased
@@ -412,12 +401,7 @@ impl Supernet {
                 } => {
                     let a = self.bn(conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2));
                     let b = self.bn(conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1));
-                    let s = conv(
-                        avg_pool2d(h, AvgPoolOptions::new([2, 2])),
-                        p(*down),
-                        sh(*down),
-                        1,
-                    );
+                    let s = conv(kernels::avg_pool_2x2(h), p(*down), sh(*down), 1);
                     b + s
                 }
             };
@@ -496,7 +480,8 @@ mod tests {
     //! The hand-written ops against burn's own (which the PyTorch fixtures also pin down).
     use super::*;
     use burn::tensor::Distribution;
-    use burn::tensor::module::batch_norm_train;
+    use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d};
+    use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 
     fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
         (a - b).abs().max().into_scalar()
