@@ -806,6 +806,22 @@ fn gemm(
 /// Elements per task of the elementwise kernels (256 KiB of f32).
 const CHUNK: usize = 1 << 16;
 
+/// Below this many elements a kernel runs on the calling thread: waking rayon's threads costs
+/// more than the work (the page's tiny preset has 2,048-element tensors; a parallel version
+/// made its step ~40 % slower).
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// `f(0), …, f(tasks − 1)` in order: on rayon's threads when the call touches at least
+/// [`PARALLEL_MIN`] `elements`, else here. The results are the same either way.
+fn tasks<T: Send>(tasks: usize, elements: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    use rayon::prelude::*;
+    if elements < PARALLEL_MIN {
+        (0..tasks).map(f).collect()
+    } else {
+        (0..tasks).into_par_iter().map(f).collect()
+    }
+}
+
 /// A vector of `n` values filled chunk by chunk (`chunk` elements each; the last may be shorter)
 /// by `fill(chunk index, chunk)` on rayon's threads. Each chunk is zeroed by the thread that
 /// fills it, so the first touch of fresh pages is parallel too (a `vec![0.0; n]` would zero it
@@ -814,16 +830,22 @@ fn par_vec(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> V
     use rayon::prelude::*;
     use std::mem::MaybeUninit;
     let mut v: Vec<f32> = Vec::with_capacity(n);
-    v.spare_capacity_mut()[..n]
-        .par_chunks_mut(chunk.max(1))
-        .enumerate()
-        .for_each(|(i, part)| {
-            part.fill(MaybeUninit::new(0.0));
-            // SAFETY: every element of `part` was initialised on the line above, and
-            // `MaybeUninit<f32>` has the layout of `f32`.
-            let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            fill(i, part);
-        });
+    let task = |(i, part): (usize, &mut [MaybeUninit<f32>])| {
+        part.fill(MaybeUninit::new(0.0));
+        // SAFETY: every element of `part` was initialised on the line above, and
+        // `MaybeUninit<f32>` has the layout of `f32`.
+        let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        fill(i, part);
+    };
+    let parts = &mut v.spare_capacity_mut()[..n];
+    if n < PARALLEL_MIN {
+        parts.chunks_mut(chunk.max(1)).enumerate().for_each(task);
+    } else {
+        parts
+            .par_chunks_mut(chunk.max(1))
+            .enumerate()
+            .for_each(task);
+    }
     // SAFETY: the chunks cover `0..n`, and each was initialised above.
     unsafe { v.set_len(n) };
     v
@@ -860,18 +882,14 @@ fn mix_forward(xs: [&[f32]; 4], w: [f32; 4]) -> Vec<f32> {
 
 /// `⟨dy, xᵢ⟩` for the four `xᵢ`: per-chunk sums in f64 added in chunk order (deterministic).
 fn mix_dots(xs: [&[f32]; 4], dy: &[f32]) -> [f64; 4] {
-    use rayon::prelude::*;
     assert!(
         xs.iter().all(|x| x.len() == dy.len()),
         "mix: lengths differ"
     );
-    let parts: Vec<[f64; 4]> = (0..dy.len().div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let r = c * CHUNK..((c + 1) * CHUNK).min(dy.len());
-            xs.map(|x| lane_sum(&dy[r.clone()], &x[r.clone()], |g, v| g * v))
-        })
-        .collect();
+    let parts = tasks(dy.len().div_ceil(CHUNK), dy.len(), |c| {
+        let r = c * CHUNK..((c + 1) * CHUNK).min(dy.len());
+        xs.map(|x| lane_sum(&dy[r.clone()], &x[r.clone()], |g, v| g * v))
+    });
     parts
         .iter()
         .fold([0.0; 4], |acc, p| std::array::from_fn(|i| acc[i] + p[i]))
@@ -933,20 +951,16 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 
 /// Per-channel mean and 1/√(var + 1e-5) of `x` `[b, c, n]` (two passes).
 fn bn_stats(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<(f32, f32)> {
-    use rayon::prelude::*;
     let count = (b * n) as f64;
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let planes = || (0..b).map(move |i| &x[(i * c + ch) * n..][..n]);
-            let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
-            let m = mean as f32;
-            let sq: f64 = planes()
-                .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
-                .sum();
-            (m, (1.0 / (sq / count + 1e-5).sqrt()) as f32)
-        })
-        .collect()
+    tasks(c, x.len(), |ch| {
+        let planes = || (0..b).map(move |i| &x[(i * c + ch) * n..][..n]);
+        let mean = planes().map(|p| lane_sum(p, p, |v, _| v)).sum::<f64>() / count;
+        let m = mean as f32;
+        let sq: f64 = planes()
+            .map(|p| lane_sum(p, p, |v, _| (v - m) * (v - m)))
+            .sum();
+        (m, (1.0 / (sq / count + 1e-5).sqrt()) as f32)
+    })
 }
 
 /// Batch norm of `x` `[b, c, n]` (see [`Kernels::norm`]).
@@ -963,24 +977,20 @@ pub fn bn_forward(x: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
 /// ∇x of batch norm at `x` `[b, c, n]` for `dy` `[b, c, n]` (see
 /// [`Kernels::norm_backward`]).
 pub fn bn_backward(x: &[f32], dy: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
-    use rayon::prelude::*;
     let stats = bn_stats(x, [b, c, n]);
     let count = (b * n) as f64;
     // Per channel: mean(dy) and mean(dy·x̂).
-    let means: Vec<(f32, f32)> = (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let (mean, inv) = stats[ch];
-            let (mut sdy, mut sdyx) = (0.0f64, 0.0f64);
-            for i in 0..b {
-                let at = (i * c + ch) * n;
-                let (g, v) = (&dy[at..at + n], &x[at..at + n]);
-                sdy += lane_sum(g, g, |g, _| g);
-                sdyx += lane_sum(g, v, |g, v| g * (v - mean)) * inv as f64;
-            }
-            ((sdy / count) as f32, (sdyx / count) as f32)
-        })
-        .collect();
+    let means = tasks(c, x.len(), |ch| {
+        let (mean, inv) = stats[ch];
+        let (mut sdy, mut sdyx) = (0.0f64, 0.0f64);
+        for i in 0..b {
+            let at = (i * c + ch) * n;
+            let (g, v) = (&dy[at..at + n], &x[at..at + n]);
+            sdy += lane_sum(g, g, |g, _| g);
+            sdyx += lane_sum(g, v, |g, v| g * (v - mean)) * inv as f64;
+        }
+        ((sdy / count) as f32, (sdyx / count) as f32)
+    });
     par_vec(x.len(), n, |i, out| {
         let ((mean, inv), (mdy, mdyx)) = (stats[i % c], means[i % c]);
         let (xs, gs) = (&x[i * n..], &dy[i * n..]);
@@ -1060,31 +1070,27 @@ pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -
 
 /// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, ho, wo]` → `[co, ci, k, k]`, summed over the batch.
 pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
-    use rayon::prelude::*;
     let (hw, kk) = (h * wd, k * k);
     let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
-    let partial: Vec<Vec<f32>> = (0..b.div_ceil(per))
-        .into_par_iter()
-        .map(|t| {
-            let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
-            let mut dw = vec![0.0f32; co * ci * kk];
-            for n in t * per..((t + 1) * per).min(b) {
-                let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, &mut col);
-                let dyb = &dy[n * co * ho..][..co * ho];
-                gemm(
-                    [co, ci * kk, ho],
-                    &mut dw,
-                    n > t * per,
-                    dyb,
-                    [ho, 1],
-                    col,
-                    [1, ho],
-                );
-            }
-            dw
-        })
-        .collect();
+    let partial: Vec<Vec<f32>> = tasks(b.div_ceil(per), x.len() + dy.len(), |t| {
+        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
+        let mut dw = vec![0.0f32; co * ci * kk];
+        for n in t * per..((t + 1) * per).min(b) {
+            let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, &mut col);
+            let dyb = &dy[n * co * ho..][..co * ho];
+            gemm(
+                [co, ci * kk, ho],
+                &mut dw,
+                n > t * per,
+                dyb,
+                [ho, 1],
+                col,
+                [1, ho],
+            );
+        }
+        dw
+    });
     let mut parts = partial.into_iter();
     let mut dw = parts.next().unwrap_or_else(|| vec![0.0; co * ci * kk]);
     for part in parts {
