@@ -1,16 +1,20 @@
 //! CPU kernels with their own backward for the supernet's hot ops (paper §3.3, NB201's cell):
-//! the stride-1 "same" convolution (`nor_conv_1x1`, `nor_conv_3x3`, the stem), the 3×3 box sum
-//! behind `avg_pool_3x3`, and batch norm. A NASI step runs each of them on every relaxed edge,
-//! forward and backward, three times (eq. 12 and the finite-difference HVP of ∇α T̃).
+//! the convolutions (`nor_conv_1x1`, `nor_conv_3x3`, the stem, the reduction blocks' stride-2
+//! convs), a relaxed edge's mixture `Σ_k w_k·op_k(x)` (eq. 13), the ReLU with a recorded mask
+//! (the frozen masks of the finite-difference HVP), batch norm, and the 3×3 and 2×2 average
+//! pools. A NASI step runs them on every relaxed edge, forward and backward, three times (eq. 12
+//! and the finite-difference HVP of ∇α T̃), so each one is a single pass over memory split over
+//! rayon's threads (burn flex's elementwise ops run on the calling thread only).
 //!
 //! burn flex's `conv2d` converts NCHW to NHWC, and its gradients go through burn's generic
 //! fallbacks (a transposed convolution with col2im for ∇x, a convolution with the whole feature
 //! map as its kernel for ∇W); forward plus both gradients on `[64, 16, 32, 32]` took ~4.8× as
 //! long as PyTorch's oneDNN (docs/performance.md). Here all three are one GEMM per image (after
 //! an im2col for 3×3), in NCHW, images split over threads:
-//! * forward: `y_b[co, h·w] = W[co, ci·k²] × col(x_b)[ci·k², h·w]`;
-//! * ∇x: the same convolution of `dy` with `W` flipped in space and transposed in channels;
-//! * ∇W: `Σ_b dy_b[co, h·w] × col(x_b)ᵀ[h·w, ci·k²]`.
+//! * forward: `y_b[co, ho·wo] = W[co, ci·k²] × col(x_b)[ci·k², ho·wo]`;
+//! * ∇x: stride 1, the same convolution of `dy` with `W` flipped in space and transposed in
+//!   channels; stride 2, `Wᵀ × dy_b` folded back onto the pixels (col2im);
+//! * ∇W: `Σ_b dy_b[co, ho·wo] × col(x_b)ᵀ[ho·wo, ci·k²]`.
 //!
 //! burn's backend-extension mechanism routes [`Kernels`] to flex, and to hand-written autodiff
 //! nodes ([`Autodiff`]) whose backward passes call the gradient kernels. On any other backend
@@ -175,10 +179,11 @@ fn options(k: usize, stride: usize) -> ConvOptions<2> {
     ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], 1)
 }
 
-/// The three kernels of a 3×3 stride-1 padding-1 convolution, as a burn backend extension.
+/// The kernels of this module with their gradients, as a burn backend extension.
 ///
-/// The default bodies compose burn's own ops (any backend); flex overrides them with the im2col +
-/// GEMM kernels of this module and autodiff with a node that calls them in its backward pass.
+/// The convolutions' default bodies compose burn's own ops (any backend); the other methods have
+/// none, since the public functions call the extension only on flex. Flex implements them with
+/// this module's host kernels, and autodiff with nodes that call them in their backward passes.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
     /// [`conv`]: `x` `[b, ci, h, w]`, `w` `[co, ci, k, k]` → `[b, co, ho, wo]` (padding k/2).
@@ -1034,7 +1039,7 @@ pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Ve
 
 /// ∇x: `dy` `[b, co, ho, wo]`, `w` `[co, ci, k, k]` → `[b, ci, h, w]`. Stride 1: the forward
 /// convolution of `dy` with `w'[i, o, kh, kw] = w[o, i, k − 1 − kh, k − 1 − kw]`; stride 2:
-/// `Wᵀ × dy_b` per image, folded back by [`col2im`].
+/// `Wᵀ × dy_b` per image, folded back onto the pixels (col2im).
 pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
     let kk = k * k;
     if s == 1 {
