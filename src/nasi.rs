@@ -143,9 +143,10 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
 }
 
 /// `(a(), b())`, natively on two threads at once. The two perturbed passes are independent
-/// (separate autodiff graphs, read-only inputs) and each is partly serial (burn's elementwise
-/// ops), so overlapping them keeps both cores busy; each result is the same as run alone.
-/// In the browser (one thread) they run one after the other.
+/// (separate autodiff graphs, read-only inputs) and each has stretches on one thread (autodiff
+/// bookkeeping, burn's own ops, small tensors), so overlapping them keeps both cores busy
+/// (−14…−20 % per central step, docs/performance.md); each result is bit for bit the same as
+/// run alone. In the browser (one thread) they run one after the other.
 fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     #[cfg(not(target_family = "wasm"))]
     {

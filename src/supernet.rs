@@ -321,7 +321,17 @@ impl Supernet {
         // Per-edge weights of the four ops other than `none` (`[4]` each, in `Op` order), sliced
         // once for all cells. `none` contributes 0·w_none; its weight still shapes the softmax
         // through which α receives gradient.
-        debug_assert_eq!(Op::SkipConnect.index(), 1);
+        let order = [
+            Op::SkipConnect,
+            Op::NorConv1x1,
+            Op::NorConv3x3,
+            Op::AvgPool3x3,
+        ];
+        debug_assert_eq!(
+            order.map(Op::index),
+            [1, 2, 3, 4],
+            "terms of `kernels::mix` below"
+        );
         let weights: Option<Vec<Tensor<1>>> = match mix {
             CellMix::Relaxed(w) => Some(
                 (0..NUM_EDGES)

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use burn::backend::ExecutionError;
 use burn::tensor::{Device, Tensor};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
@@ -102,12 +103,64 @@ pub async fn acquire_device() -> (Device, String, Option<String>) {
     }
 }
 
-async fn read_step(t: crate::nasi::StepTensors) -> Result<StepValues, String> {
-    let e = |x| format!("reading back from the device failed: {x:?}");
-    let trace = t.trace.into_data_async().await.map_err(e)?;
-    let loss = t.loss.into_data_async().await.map_err(e)?;
-    let grad = t.grad_trace.into_data_async().await.map_err(e)?;
+async fn read_step(t: crate::nasi::StepTensors) -> Result<StepValues, ExecutionError> {
+    let trace = t.trace.into_data_async().await?;
+    let loss = t.loss.into_data_async().await?;
+    let grad = t.grad_trace.into_data_async().await?;
     Ok(StepValues::from_data(trace, loss, grad))
+}
+
+/// The page's message for a step whose read-back failed on `device`. A lost GPU (driver reset,
+/// GPU process crash; every later operation on it fails) is named as such, and the page forgets
+/// the device: later runs go to the CPU with a notice saying why, instead of failing again. The
+/// run's steps stay on the page either way.
+///
+/// The browser can fail the read-back (a buffer that cannot be mapped) before it reports the
+/// loss, so a failure that does not say "lost" is checked with a one-value probe once the page
+/// has had a moment to receive the report.
+async fn describe_failure(e: ExecutionError, device: &Device) -> String {
+    let lost = match &e {
+        ExecutionError::DevicePoisoned { reason } => Some(reason.clone()),
+        _ => {
+            TimeoutFuture::new(100).await;
+            match Tensor::<1>::zeros([1], device).into_data_async().await {
+                Ok(_) => None,
+                Err(ExecutionError::DevicePoisoned { reason }) => Some(reason),
+                Err(probe) => Some(format!("it no longer returns data: {probe}")),
+            }
+        }
+    };
+    let Some(reason) = lost else {
+        return format!("reading back from the device failed: {e}");
+    };
+    let reason = cause(&reason);
+    GPU.with(|g| {
+        *g.borrow_mut() = Some(Err(format!(
+            "The WebGPU device was lost earlier on this page ({reason}); reload the page to try \
+             the GPU again"
+        )))
+    });
+    format!(
+        "the GPU device was lost ({reason}). The steps so far are kept (Download trajectory.jsonl \
+         saves them); Reset starts the run again on the CPU, or reload the page to try the GPU \
+         again."
+    )
+}
+
+/// The cause inside burn's multi-line error text ("The device is poisoned / Caused by: / …
+/// / Backtrace: …"): its own lines, without the headings and the backtrace, on one line.
+fn cause(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Backtrace"))
+        .filter(|l| !l.is_empty() && *l != "Caused by:" && *l != "The device is poisoned")
+        .collect();
+    if lines.is_empty() {
+        text.trim().to_string()
+    } else {
+        lines.join("; ")
+    }
 }
 
 fn now_ms() -> f64 {
@@ -151,7 +204,7 @@ pub async fn run_live(
         };
         let values = match read_step(tensors).await {
             Ok(v) => v,
-            Err(e) => return dispatch.dispatch(Action::Failed(e)),
+            Err(e) => return dispatch.dispatch(Action::Failed(describe_failure(e, &device).await)),
         };
         match search.absorb(values, noise) {
             Ok(rec) => dispatch.dispatch(Action::Step(rec, now_ms() - t0)),
@@ -255,8 +308,8 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
         fd_scheme: crate::config::FdScheme::Central,
     };
     let on = |d: &Device| trace_and_alpha_grad(&cfg.init(0, d), &input, d);
-    let g = read_step(on(&gpu)).await?;
-    let c = read_step(on(&cpu)).await?;
+    let g = read_step(on(&gpu)).await.map_err(|e| e.to_string())?;
+    let c = read_step(on(&cpu)).await.map_err(|e| e.to_string())?;
     let diff: f64 = g
         .grad_trace
         .iter()

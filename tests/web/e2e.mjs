@@ -5,6 +5,9 @@
 //    charts one point per step, no console errors, no request leaves 127.0.0.1; a screenshot.
 // 2. The same without WebGPU (navigator.gpu removed): the fallback notice shows and the run
 //    still completes on the CPU.
+// 3. A lost GPU: the WebGPU device is destroyed after the first step of a live run; the run stops
+//    with a message naming the lost device (no hang, no crash), its steps stay on the page, and
+//    Reset reruns on the CPU with a notice saying why.
 import fs from "node:fs";
 import path from "node:path";
 import { launch, newPage, serve, waitDone } from "./harness.mjs";
@@ -71,9 +74,51 @@ async function run(name, { webgpu }) {
   }
 }
 
+async function deviceLost() {
+  const name = "device-lost";
+  const browser = await launch({ webgpu: true });
+  try {
+    const page = await newPage(browser, { webgpu: true });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    // Keep every GPUDevice the page creates, so the test can destroy it (as a driver reset would).
+    await page.addInitScript(() => {
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (...args) {
+        const device = await request.apply(this, args);
+        (window.__devices ??= []).push(device);
+        return device;
+      };
+    });
+    await page.goto(`${origin}/#channels=4&cells=1&batch=8&size=8&steps=50&autorun=1`);
+    await page.waitForSelector(".chart-wrap circle.point", { timeout: 300_000 });
+    const destroyed = await page.evaluate(() => (window.__devices ?? []).map((d) => d.destroy()).length);
+    check(destroyed > 0, `[${name}] the page's GPU device was destroyed (${destroyed})`);
+    await waitDone(page, 300_000);
+    const status = (await page.textContent(".status")) ?? "";
+    console.log(`[${name}] ${status}`);
+    check((await page.getAttribute(".status", "data-status")) === "Failed" && /GPU device was lost/.test(status),
+      `[${name}] the run stops with a message naming the lost device`);
+    check(/Device was destroyed/.test(status) && !/Backtrace|Caused by/.test(status),
+      `[${name}] the message gives the browser's reason on one line, without burn's headings`);
+    const kept = await page.locator(".chart-wrap circle.point").count();
+    check(kept >= 1 && kept < 50, `[${name}] the steps before the loss stay on the page (${kept})`);
+    check(errors.length === 0, `[${name}] no uncaught error or crash ${JSON.stringify(errors)}`);
+    await page.click('button[aria-label^="reset"]');
+    await waitDone(page, 300_000);
+    const notices = (await page.locator(".notice").allTextContents()).join(" | ");
+    check((await page.getAttribute(".status", "data-status")) === "Done" && /device was lost earlier/.test(notices),
+      `[${name}] Reset reruns on the CPU with a notice: ${notices}`);
+    await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
   await run("webgpu", { webgpu: true });
   await run("cpu-fallback", { webgpu: false });
+  await deviceLost();
 } finally {
   close();
 }
