@@ -131,7 +131,10 @@ async fn describe_failure(e: ExecutionError, device: &Device) -> String {
         }
     };
     let Some(reason) = lost else {
-        return format!("reading back from the device failed: {e}");
+        return format!(
+            "reading back from the device failed: {}",
+            cause(&e.to_string())
+        );
     };
     let reason = cause(&reason);
     GPU.with(|g| {
