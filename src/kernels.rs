@@ -426,29 +426,7 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
     }
 
     fn avg2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Pool2Node;
-
-        impl<B: Backend + Kernels> Backward<B, 1> for Pool2Node {
-            type State = ();
-
-            fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let dy = grads.consume::<B>(&ops.node);
-                if let [Some(node)] = ops.parents {
-                    grads.register::<B>(node.id, B::avg2x2_transpose(dy));
-                }
-            }
-        }
-
-        let prep = Pool2Node
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful();
-        let x = Self::inner(x);
-        match prep {
-            OpsKind::Tracked(prep) => prep.finish((), B::avg2x2(x)),
-            OpsKind::UnTracked(prep) => prep.finish(B::avg2x2(x)),
-        }
+        linear::<B, C>(x, B::avg2x2, B::avg2x2_transpose)
     }
 
     fn avg2x2_transpose(dy: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -456,29 +434,7 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
     }
 
     fn avg3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct AvgPoolNode;
-
-        impl<B: Backend + Kernels> Backward<B, 1> for AvgPoolNode {
-            type State = ();
-
-            fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-                let dy = grads.consume::<B>(&ops.node);
-                if let [Some(node)] = ops.parents {
-                    grads.register::<B>(node.id, B::avg3x3_transpose(dy));
-                }
-            }
-        }
-
-        let prep = AvgPoolNode
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful();
-        let x = Self::inner(x);
-        match prep {
-            OpsKind::Tracked(prep) => prep.finish((), B::avg3x3(x)),
-            OpsKind::UnTracked(prep) => prep.finish(B::avg3x3(x)),
-        }
+        linear::<B, C>(x, B::avg3x3, B::avg3x3_transpose)
     }
 
     /// The value only (not tracked), as for every backward kernel below.
@@ -619,6 +575,40 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
     /// The value only (not tracked): NASI needs first-order gradients.
     fn norm_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::from_inner(B::norm_backward(Self::inner(x), Self::inner(dy)))
+    }
+}
+
+/// A linear map of one tensor (the average pools) as an autodiff node: `forward(x)`, with
+/// `adjoint(dy)` as its backward (a linear map's gradient is its adjoint; no state needed).
+fn linear<B: Backend + Kernels, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>) -> FloatTensor<B>,
+    adjoint: fn(FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    #[derive(Debug)]
+    struct LinearNode<B: Backend> {
+        adjoint: fn(FloatTensor<B>) -> FloatTensor<B>,
+    }
+
+    impl<B: Backend> Backward<B, 1> for LinearNode<B> {
+        type State = ();
+
+        fn backward(self, ops: Ops<(), 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let dy = grads.consume::<B>(&ops.node);
+            if let [Some(node)] = ops.parents {
+                grads.register::<B>(node.id, (self.adjoint)(dy));
+            }
+        }
+    }
+
+    let prep = LinearNode { adjoint }
+        .prepare::<C>([x.node()])
+        .compute_bound()
+        .stateful();
+    let y = forward(Autodiff::<B, C>::inner(x));
+    match prep {
+        OpsKind::Tracked(prep) => prep.finish((), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 
