@@ -31,7 +31,7 @@ use burn::backend::{
 };
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Slice, Tensor, TensorData};
 
 /// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]`, padding k/2, no bias, for
 /// (k, stride) ∈ {(1, 1), (3, 1), (3, 2)}, giving `[b, co, ⌊(h − 1)/stride⌋ + 1, ⌊(w −
@@ -106,6 +106,34 @@ pub fn mix(xs: [Tensor<4>; 4], w: Tensor<1>) -> Tensor<4> {
         .map(|(i, x)| x * w.clone().narrow(0, i, 1).reshape([1, 1, 1, 1]))
         .reduce(|a, b| a + b)
         .expect("four terms")
+}
+
+/// A relaxed edge of a batch-normed supernet (eq. 13 with NB201's ReLU-conv-BN ops): `w[0]·x +
+/// w[1]·BN(y1) + w[2]·BN(y3) + w[3]·p` for the edge input `x`, its two conv outputs `y1`, `y3`
+/// (before batch norm) and its 3×3 mean `p`, all `[b, c, h, w]`, with `w` `[4]` (the softmax
+/// weights of skip, 1×1 conv, 3×3 conv, pool; `none` contributes nothing), giving `[b, c, h, w]`.
+/// The same value and gradients as [`mix`] of [`batch_norm`]s, but on the CPU the normalised
+/// convs are never stored: forward, one pass for each conv's statistics and one for the sum;
+/// backward, one pass for every reduction (∇w and both norms' means) and one per input gradient
+/// (a third of the memory traffic of the separate ops, docs/performance.md).
+pub fn mixed_edge(
+    x: Tensor<4>,
+    y1: Tensor<4>,
+    y3: Tensor<4>,
+    p: Tensor<4>,
+    w: Tensor<1>,
+) -> Tensor<4> {
+    if on_flex(&x) {
+        let [x, y1, y3, p] = [x, y1, y3, p].map(Tensor::into_dispatch);
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::edge(
+            x,
+            y1,
+            y3,
+            p,
+            w.into_dispatch(),
+        ));
+    }
+    mix([x, batch_norm(y1), batch_norm(y3), p], w)
 }
 
 /// The ReLU mask `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats, untracked: what a recorded
@@ -265,6 +293,59 @@ pub trait Kernels: Backend {
     /// ∇x of [`Kernels::norm`] at `x` for the output gradient `dy` (both `[b, c, h, w]`):
     /// `(dy − mean(dy) − x̂·mean(dy·x̂)) / σ`, the means per channel over batch and pixels.
     fn norm_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// [`mixed_edge`]: `w[0]·x + w[1]·BN(y1) + w[2]·BN(y3) + w[3]·p`, all `[b, c, h, w]`, `w`
+    /// `[4]`.
+    fn edge(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// Batch statistics of `y` `[b, c, h, w]` per channel: `[c, 2]`, the mean and 1/√(var +
+    /// 1e-5) (biased variance), as [`Kernels::norm`] uses them.
+    fn norm_stats(y: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// [`Kernels::edge`] with the statistics `s1`, `s3` (`[c, 2]`, [`Kernels::norm_stats`]) of
+    /// `y1` and `y3` given.
+    #[allow(clippy::too_many_arguments)]
+    fn edge_with(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s3: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The reductions of [`Kernels::edge`]'s backward for the output gradient `dy`, `[4 + 3c]`:
+    /// ∇w = `[⟨dy, x⟩, ⟨dy, ŷ1⟩, ⟨dy, ŷ3⟩, ⟨dy, p⟩]` (ŷ the normalised conv outputs), then per
+    /// channel `mean(dy)`, `mean(dy·ŷ1)`, `mean(dy·ŷ3)` over batch and pixels (sums in f64).
+    #[allow(clippy::too_many_arguments)]
+    fn edge_sums(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s3: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// ∇y of [`Kernels::edge`] for its normed term `i` (1: `y` = y1, 2: `y` = y3, with its
+    /// statistics `s`), given `sums` from [`Kernels::edge_sums`]: `w[i]·(dy − mean(dy) −
+    /// ŷ·mean(dy·ŷ))/σ`, `[b, c, h, w]`.
+    fn edge_norm_grad(
+        y: FloatTensor<Self>,
+        s: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        i: usize,
+    ) -> FloatTensor<Self>;
 }
 
 impl Kernels for Flex {
@@ -374,6 +455,87 @@ impl Kernels for Flex {
     fn norm_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
         let [b, c, h, wd] = dims(&x);
         let dx = bn_backward(slice(&x).as_ref(), slice(&dy).as_ref(), [b, c, h * wd]);
+        flex(dx, [b, c, h, wd])
+    }
+
+    fn edge(
+        x: FlexTensor,
+        y1: FlexTensor,
+        y3: FlexTensor,
+        p: FlexTensor,
+        w: FlexTensor,
+    ) -> FlexTensor {
+        let (s1, s3) = (Self::norm_stats(y1.clone()), Self::norm_stats(y3.clone()));
+        Self::edge_with(x, y1, y3, p, w, s1, s3)
+    }
+
+    fn norm_stats(y: FlexTensor) -> FlexTensor {
+        let [b, c, h, wd] = dims(&y);
+        let stats = bn_stats(slice(&y).as_ref(), [b, c, h * wd]);
+        let flat = stats.into_iter().flat_map(|(m, i)| [m, i]).collect();
+        FlexTensor::from_data(TensorData::new::<f32, _>(flat, [c, 2]))
+    }
+
+    fn edge_with(
+        x: FlexTensor,
+        y1: FlexTensor,
+        y3: FlexTensor,
+        p: FlexTensor,
+        w: FlexTensor,
+        s1: FlexTensor,
+        s3: FlexTensor,
+    ) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        let (x, y1, y3, p) = (slice(&x), slice(&y1), slice(&y3), slice(&p));
+        let out = edge_forward(
+            [x.as_ref(), y1.as_ref(), y3.as_ref(), p.as_ref()],
+            weights(&w),
+            [&stats(&s1), &stats(&s3)],
+            [b, c, h * wd],
+        );
+        flex(out, [b, c, h, wd])
+    }
+
+    fn edge_sums(
+        x: FlexTensor,
+        y1: FlexTensor,
+        y3: FlexTensor,
+        p: FlexTensor,
+        s1: FlexTensor,
+        s3: FlexTensor,
+        dy: FlexTensor,
+    ) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        let (x, y1, y3, p, dy) = (slice(&x), slice(&y1), slice(&y3), slice(&p), slice(&dy));
+        let sums = edge_reductions(
+            [x.as_ref(), y1.as_ref(), y3.as_ref(), p.as_ref()],
+            [&stats(&s1), &stats(&s3)],
+            dy.as_ref(),
+            [b, c, h * wd],
+        );
+        let n = sums.len();
+        FlexTensor::from_data(TensorData::new(sums, [n]))
+    }
+
+    fn edge_norm_grad(
+        y: FlexTensor,
+        s: FlexTensor,
+        sums: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        i: usize,
+    ) -> FlexTensor {
+        let [b, c, h, wd] = dims(&y);
+        let sums = slice(&sums);
+        let dx = edge_norm_backward(
+            slice(&y).as_ref(),
+            &stats(&s),
+            sums.as_ref(),
+            weights(&w)[i],
+            i,
+            slice(&dy).as_ref(),
+            [b, c, h * wd],
+        );
         flex(dx, [b, c, h, wd])
     }
 }
@@ -575,6 +737,115 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
     /// The value only (not tracked): NASI needs first-order gradients.
     fn norm_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::from_inner(B::norm_backward(Self::inner(x), Self::inner(dy)))
+    }
+
+    /// One node for the whole relaxed edge: the conv outputs' statistics are taken once in the
+    /// forward and kept for the backward, which makes one reduction pass for ∇w and both norms.
+    fn edge(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct EdgeNode;
+
+        impl<B: Backend + Kernels> Backward<B, 5> for EdgeNode {
+            /// `[x, y1, y3, p]`, the weights, and the statistics of y1 and y3.
+            type State = ([FloatTensor<B>; 4], FloatTensor<B>, [FloatTensor<B>; 2]);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 5>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let dy = grads.consume::<B>(&ops.node);
+                let ([x, y1, y3, p], w, [s1, s3]) = ops.state;
+                let [px, p1, p3, pp, pw] = ops.parents;
+                let sums = B::edge_sums(
+                    x,
+                    y1.clone(),
+                    y3.clone(),
+                    p,
+                    s1.clone(),
+                    s3.clone(),
+                    dy.clone(),
+                );
+                for (parent, y, s, i) in [(p1, y1, s1, 1), (p3, y3, s3, 2)] {
+                    if let Some(node) = parent {
+                        let g = B::edge_norm_grad(y, s, sums.clone(), w.clone(), dy.clone(), i);
+                        grads.register::<B>(node.id, g);
+                    }
+                }
+                for (parent, i) in [(px, 0), (pp, 3)] {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, B::scale_by(dy.clone(), w.clone(), i));
+                    }
+                }
+                if let Some(node) = pw {
+                    grads.register::<B>(node.id, B::float_slice(sums, &[Slice::from(0..4)]));
+                }
+            }
+        }
+
+        let prep = EdgeNode
+            .prepare::<C>([x.node(), y1.node(), y3.node(), p.node(), w.node()])
+            .compute_bound()
+            .stateful();
+        let xs = [x, y1, y3, p].map(Self::inner);
+        let w = Self::inner(w);
+        let stats = [&xs[1], &xs[2]].map(|y| B::norm_stats(y.clone()));
+        let [x, y1, y3, p] = xs.clone();
+        let [s1, s3] = stats.clone();
+        let y = B::edge_with(x, y1, y3, p, w.clone(), s1, s3);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((xs, w, stats), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn norm_stats(y: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::norm_stats(Self::inner(y)))
+    }
+
+    fn edge_with(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s3: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [x, y1, y3, p, w, s1, s3] = [x, y1, y3, p, w, s1, s3].map(Self::inner);
+        Self::from_inner(B::edge_with(x, y1, y3, p, w, s1, s3))
+    }
+
+    fn edge_sums(
+        x: FloatTensor<Self>,
+        y1: FloatTensor<Self>,
+        y3: FloatTensor<Self>,
+        p: FloatTensor<Self>,
+        s1: FloatTensor<Self>,
+        s3: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [x, y1, y3, p, s1, s3, dy] = [x, y1, y3, p, s1, s3, dy].map(Self::inner);
+        Self::from_inner(B::edge_sums(x, y1, y3, p, s1, s3, dy))
+    }
+
+    fn edge_norm_grad(
+        y: FloatTensor<Self>,
+        s: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        i: usize,
+    ) -> FloatTensor<Self> {
+        let [y, s, sums, w, dy] = [y, s, sums, w, dy].map(Self::inner);
+        Self::from_inner(B::edge_norm_grad(y, s, sums, w, dy, i))
     }
 }
 
@@ -995,6 +1266,157 @@ pub fn bn_backward(x: &[f32], dy: &[f32], [b, c, n]: [usize; 3]) -> Vec<f32> {
     })
 }
 
+/// The `(mean, 1/σ)` pairs of a `[c, 2]` statistics tensor ([`Kernels::norm_stats`]).
+fn stats(s: &FlexTensor) -> Vec<(f32, f32)> {
+    let s = slice(s);
+    s.as_ref().chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Planes of `n` values per task of the per-plane kernels: about [`CHUNK`] elements.
+fn planes_per_task(n: usize) -> usize {
+    (CHUNK / n.max(1)).max(1)
+}
+
+/// [`Kernels::edge_with`] on `[x, y1, y3, p]`, each `[b, c, n]`, with weights `w` and the
+/// statistics `[s1, s3]` of y1 and y3: one pass, the normed terms formed on the fly.
+fn edge_forward(
+    [x, y1, y3, p]: [&[f32]; 4],
+    w: [f32; 4],
+    [s1, s3]: [&[(f32, f32)]; 2],
+    [b, c, n]: [usize; 3],
+) -> Vec<f32> {
+    let len = b * c * n;
+    assert!(
+        [x, y1, y3, p].iter().all(|t| t.len() == len),
+        "edge: shapes"
+    );
+    let per = planes_per_task(n);
+    par_vec(len, per * n, |t, out| {
+        for (k, o) in out.chunks_exact_mut(n).enumerate() {
+            let q = t * per + k;
+            let ((m1, i1), (m3, i3)) = (s1[q % c], s3[q % c]);
+            let at = q * n;
+            let (x, y1, y3, p) = (
+                &x[at..at + n],
+                &y1[at..at + n],
+                &y3[at..at + n],
+                &p[at..at + n],
+            );
+            for j in 0..n {
+                o[j] = w[0] * x[j]
+                    + w[1] * ((y1[j] - m1) * i1)
+                    + w[2] * ((y3[j] - m3) * i3)
+                    + w[3] * p[j];
+            }
+        }
+    })
+}
+
+/// [`Kernels::edge_sums`]: per channel (a task each), one pass over the five tensors, in 16 f32
+/// lanes per plane, planes added in f64 in order (deterministic).
+fn edge_reductions(
+    [x, y1, y3, p]: [&[f32]; 4],
+    [s1, s3]: [&[(f32, f32)]; 2],
+    dy: &[f32],
+    [b, c, n]: [usize; 3],
+) -> Vec<f32> {
+    let count = (b * n) as f64;
+    let per_channel = tasks(c, dy.len(), |ch| {
+        let ((m1, i1), (m3, i3)) = (s1[ch], s3[ch]);
+        let mut acc = [0.0f64; 5];
+        for i in 0..b {
+            let at = (i * c + ch) * n;
+            let r = at..at + n;
+            let part = five_sums(
+                [
+                    &dy[r.clone()],
+                    &x[r.clone()],
+                    &y1[r.clone()],
+                    &y3[r.clone()],
+                    &p[r],
+                ],
+                [m1, m3],
+            );
+            acc.iter_mut().zip(part).for_each(|(a, v)| *a += v);
+        }
+        // Σdy·x, Σdy·ŷ1, Σdy·ŷ3, Σdy·p, Σdy.
+        [
+            acc[0],
+            acc[1] * i1 as f64,
+            acc[2] * i3 as f64,
+            acc[3],
+            acc[4],
+        ]
+    });
+    let mut dots = [0.0f64; 4];
+    for s in &per_channel {
+        dots.iter_mut().zip(s).for_each(|(d, v)| *d += v);
+    }
+    let mut out: Vec<f32> = dots.iter().map(|&v| v as f32).collect();
+    for s in &per_channel {
+        out.extend([s[4] / count, s[1] / count, s[2] / count].map(|v| v as f32));
+    }
+    out
+}
+
+/// `[Σ dy·x, Σ dy·(y1 − m1), Σ dy·(y3 − m3), Σ dy·p, Σ dy]` over one plane `[dy, x, y1, y3, p]`,
+/// in 16 f32 lanes (so it vectorises), the lanes added in f64.
+fn five_sums([dy, x, y1, y3, p]: [&[f32]; 5], [m1, m3]: [f32; 2]) -> [f64; 5] {
+    let n = dy.len();
+    let (x, y1, y3, p) = (&x[..n], &y1[..n], &y3[..n], &p[..n]);
+    let mut acc = [[0.0f32; 16]; 5];
+    let full = n - n % 16;
+    for base in (0..full).step_by(16) {
+        for l in 0..16 {
+            let j = base + l;
+            let g = dy[j];
+            acc[0][l] += g * x[j];
+            acc[1][l] += g * (y1[j] - m1);
+            acc[2][l] += g * (y3[j] - m3);
+            acc[3][l] += g * p[j];
+            acc[4][l] += g;
+        }
+    }
+    let mut sums = acc.map(|a| a.iter().map(|&v| v as f64).sum::<f64>());
+    for j in full..n {
+        let g = dy[j] as f64;
+        sums[0] += g * x[j] as f64;
+        sums[1] += g * (y1[j] - m1) as f64;
+        sums[2] += g * (y3[j] - m3) as f64;
+        sums[3] += g * p[j] as f64;
+        sums[4] += g;
+    }
+    sums
+}
+
+/// [`Kernels::edge_norm_grad`]: `w·(dy − mean(dy) − ŷ·mean(dy·ŷ))/σ` for the normed term `i`
+/// (1 or 2) of an edge, the means from `sums` ([`edge_reductions`]).
+fn edge_norm_backward(
+    y: &[f32],
+    s: &[(f32, f32)],
+    sums: &[f32],
+    w: f32,
+    i: usize,
+    dy: &[f32],
+    [b, c, n]: [usize; 3],
+) -> Vec<f32> {
+    assert!(y.len() == b * c * n && dy.len() == y.len() && sums.len() == 4 + 3 * c);
+    let per = planes_per_task(n);
+    par_vec(y.len(), per * n, |t, out| {
+        for (k, o) in out.chunks_exact_mut(n).enumerate() {
+            let q = t * per + k;
+            let ch = q % c;
+            let (mean, inv) = s[ch];
+            let (mdy, mdyx) = (sums[4 + 3 * ch], sums[4 + 3 * ch + i]);
+            let at = q * n;
+            let (y, g) = (&y[at..at + n], &dy[at..at + n]);
+            for j in 0..n {
+                o[j] = w * (inv * (g[j] - mdy - (y[j] - mean) * inv * mdyx));
+            }
+        }
+    })
+}
+
 /// Images per thread: the batch split evenly over rayon's threads (one thread in the browser).
 fn per_thread(b: usize) -> usize {
     b.div_ceil(rayon::current_num_threads().max(1)).max(1)
@@ -1333,6 +1755,56 @@ mod tests {
                     .expect("four terms")
             },
         );
+    }
+
+    /// A batch-normed relaxed edge through autodiff on flex: its value and the gradients of x,
+    /// both conv outputs, the pool and the weights equal burn's `w₀x + w₁·BN(y1) + w₂·BN(y3) +
+    /// w₃p` with burn's own `batch_norm_train`. Two shapes: a small odd one, and one over two
+    /// parallel tasks with planes of 272 pixels (not a multiple of the 16 lanes).
+    #[test]
+    fn edge_node_matches_burns_batch_norms_and_weighted_sum() {
+        let dev = cpu_device().autodiff();
+        for shape in [[2, 3, 5, 7], [40, 8, 16, 17]] {
+            let c = shape[1];
+            let normal = |s: [usize; 4], m: f64, sd: f64| {
+                Tensor::<4>::random(s, Distribution::Normal(m, sd), &dev)
+            };
+            let inputs = vec![
+                normal(shape, 0.0, 1.0),
+                normal(shape, 1.5, 2.0),
+                normal(shape, -0.5, 0.5),
+                normal(shape, 0.0, 1.0),
+                normal([4, 1, 1, 1], 0.0, 1.0),
+            ];
+            let g = normal(shape, 0.0, 1.0);
+            let (gamma, beta) = (Tensor::<1>::ones([c], &dev), Tensor::<1>::zeros([c], &dev));
+            let bn = |y: Tensor<4>| {
+                burn::tensor::module::batch_norm_train(y, gamma.clone(), beta.clone(), 1e-5).output
+            };
+            assert_same_value_and_grads(
+                "edge",
+                &inputs,
+                &g,
+                |t| {
+                    let [x, y1, y3, p] = [0, 1, 2, 3].map(|i| t[i].clone());
+                    mixed_edge(x, y1, y3, p, t[4].clone().reshape([4]))
+                },
+                |t| {
+                    let terms = [
+                        t[0].clone(),
+                        bn(t[1].clone()),
+                        bn(t[2].clone()),
+                        t[3].clone(),
+                    ];
+                    terms
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| x * t[4].clone().narrow(0, i, 1))
+                        .reduce(|a, b| a + b)
+                        .expect("four terms")
+                },
+            );
+        }
     }
 
     /// The elementwise kernels on more than one chunk (three, the last partial): the mixture and

@@ -348,8 +348,9 @@ impl Supernet {
             h = match layer {
                 Layer::Cell { edges } => {
                     let mut nodes: Vec<Option<Tensor<4>>> = vec![Some(h)];
-                    // ReLU of each node, shared by the convs of all its out-edges (relaxed).
+                    // ReLU and 3×3 mean of each node, shared by all its out-edges (relaxed).
                     let mut relus: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
+                    let mut pools: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
                     for to in 1..NUM_NODES {
                         let mut acc: Option<Tensor<4>> = None;
                         for (e, &(t, from)) in EDGES.iter().enumerate() {
@@ -365,13 +366,16 @@ impl Supernet {
                                     let r = relus[from]
                                         .get_or_insert_with(|| tape.relu(x.clone()))
                                         .clone();
-                                    let terms = [
-                                        x.clone(),
-                                        self.bn(conv(r.clone(), p(c1), sh(c1), 1)),
-                                        self.bn(conv(r, p(c3), sh(c3), 1)),
-                                        avg_pool_3x3(x),
-                                    ];
-                                    Some(kernels::mix(terms, w[e].clone()))
+                                    let pool = pools[from]
+                                        .get_or_insert_with(|| avg_pool_3x3(x.clone()))
+                                        .clone();
+                                    let y1 = conv(r.clone(), p(c1), sh(c1), 1);
+                                    let y3 = conv(r, p(c3), sh(c3), 1);
+                                    Some(if self.batch_norm {
+                                        kernels::mixed_edge(x, y1, y3, pool, w[e].clone())
+                                    } else {
+                                        kernels::mix([x, y1, y3, pool], w[e].clone())
+                                    })
                                 }
                                 (None, CellMix::Fixed(g)) => {
                                     let (c1, c3) = edges[e];
