@@ -1361,6 +1361,7 @@ fn edge_reductions(
 
 /// `[Σ dy·x, Σ dy·(y1 − m1), Σ dy·(y3 − m3), Σ dy·p, Σ dy]` over one plane `[dy, x, y1, y3, p]`,
 /// in 16 f32 lanes (so it vectorises), the lanes added in f64.
+#[allow(clippy::needless_range_loop)] // five accumulators and five inputs indexed in lockstep
 fn five_sums([dy, x, y1, y3, p]: [&[f32]; 5], [m1, m3]: [f32; 2]) -> [f64; 5] {
     let n = dy.len();
     let (x, y1, y3, p) = (&x[..n], &y1[..n], &y3[..n], &p[..n]);
