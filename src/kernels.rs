@@ -923,24 +923,28 @@ pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], s: usize, col: &mut [f32]) {
     for ci in 0..c {
         let plane = &x[ci * hw..(ci + 1) * hw];
         for kh in 0..3 {
+            // Output rows whose source row `i + kh − 1` is inside the image.
+            let (first, last) = (usize::from(kh == 0), h - usize::from(kh == 2));
             for kw in 0..3 {
                 let rows = &mut col[(ci * 9 + kh * 3 + kw) * hw..][..hw];
-                for (i, dst) in rows.chunks_exact_mut(w).enumerate() {
-                    let Some(src) = (i + kh).checked_sub(1).filter(|&r| r < h) else {
-                        dst.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[src * w..(src + 1) * w];
-                    match kw {
-                        0 => {
-                            dst[0] = 0.0;
-                            dst[1..].copy_from_slice(&src[..w - 1]);
-                        }
-                        1 => dst.copy_from_slice(src),
-                        _ => {
-                            dst[..w - 1].copy_from_slice(&src[1..]);
-                            dst[w - 1] = 0.0;
-                        }
+                rows[..first * w].fill(0.0);
+                rows[last * w..].fill(0.0);
+                if first >= last {
+                    continue;
+                }
+                // One block copy per tap: output pixel `i·w + j` reads `(i + kh − 1)·w + j + kw
+                // − 1`, a constant offset; the pixels whose column fell off the left or right
+                // edge (they read the neighbouring row) are zeroed after.
+                let (dst, src) = (first * w..last * w, (first + kh - 1) * w..(last + kh - 1) * w);
+                match kw {
+                    0 => {
+                        rows[dst.start + 1..dst.end].copy_from_slice(&plane[src.start..src.end - 1]);
+                        rows[dst.clone()].iter_mut().step_by(w).for_each(|v| *v = 0.0);
+                    }
+                    1 => rows[dst].copy_from_slice(&plane[src]),
+                    _ => {
+                        rows[dst.start..dst.end - 1].copy_from_slice(&plane[src.start + 1..src.end]);
+                        rows[dst].iter_mut().skip(w - 1).step_by(w).for_each(|v| *v = 0.0);
                     }
                 }
             }
