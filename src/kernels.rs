@@ -1491,32 +1491,49 @@ pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -
 }
 
 /// ∇W: `x` `[b, ci, h, w]`, `dy` `[b, co, ho, wo]` → `[co, ci, k, k]`, summed over the batch.
+/// Computed transposed, `∇Wᵀ[ci·k², co] += col(x_b) × dy_bᵀ` with `dy_b` transposed first
+/// (`co·ho·wo` values): `gemm` wants its output's leading operand contiguous along the output's
+/// rows, and both `col(x_b)` and `dy_b` are contiguous along the pixels summed over, so one of
+/// them has to be transposed, and `dy_b` is the smaller (9·ci/co times fewer values than the
+/// columns `gemm` would otherwise gather one by one).
 pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Vec<f32> {
     let (hw, kk) = (h * wd, k * k);
     let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
     let partial: Vec<Vec<f32>> = tasks(b.div_ceil(per), x.len() + dy.len(), |t| {
         let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
-        let mut dw = vec![0.0f32; co * ci * kk];
+        let mut dyt = vec![0.0f32; co * ho];
+        let mut dwt = vec![0.0f32; ci * kk * co];
         for n in t * per..((t + 1) * per).min(b) {
             let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, &mut col);
             let dyb = &dy[n * co * ho..][..co * ho];
+            for (o, row) in dyb.chunks_exact(ho).enumerate() {
+                for (p, &v) in row.iter().enumerate() {
+                    dyt[p * co + o] = v;
+                }
+            }
             gemm(
-                [co, ci * kk, ho],
-                &mut dw,
+                [ci * kk, co, ho],
+                &mut dwt,
                 n > t * per,
-                dyb,
-                [ho, 1],
                 col,
-                [1, ho],
+                [ho, 1],
+                &dyt,
+                [co, 1],
             );
         }
-        dw
+        dwt
     });
     let mut parts = partial.into_iter();
-    let mut dw = parts.next().unwrap_or_else(|| vec![0.0; co * ci * kk]);
+    let mut dwt = parts.next().unwrap_or_else(|| vec![0.0; co * ci * kk]);
     for part in parts {
-        dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        dwt.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    let mut dw = vec![0.0f32; co * ci * kk];
+    for (i, row) in dwt.chunks_exact(co).enumerate() {
+        for (o, &v) in row.iter().enumerate() {
+            dw[o * ci * kk + i] = v;
+        }
     }
     dw
 }
