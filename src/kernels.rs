@@ -1073,6 +1073,25 @@ fn gemm(
     }
 }
 
+std::thread_local! {
+    /// Set while this thread runs its kernels on its own ([`serial`]).
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread's kernels kept on this thread (no rayon tasks): for work that is
+/// already parallel at a coarser grain, such as the two perturbed passes of the central scheme,
+/// which run at once on two threads (`nasi::both`). The results are the same bits either way.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let out = f();
+    SERIAL.with(|s| s.set(before));
+    out
+}
+
+fn in_serial() -> bool {
+    SERIAL.with(|s| s.get())
+}
+
 /// Elements per task of the elementwise kernels (256 KiB of f32).
 const CHUNK: usize = 1 << 16;
 
@@ -1085,7 +1104,7 @@ const PARALLEL_MIN: usize = 1 << 14;
 /// [`PARALLEL_MIN`] `elements`, else here. The results are the same either way.
 fn tasks<T: Send>(tasks: usize, elements: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     use rayon::prelude::*;
-    if elements < PARALLEL_MIN {
+    if elements < PARALLEL_MIN || in_serial() {
         (0..tasks).map(f).collect()
     } else {
         (0..tasks).into_par_iter().map(f).collect()
@@ -1108,7 +1127,7 @@ fn par_vec(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> V
         fill(i, part);
     };
     let parts = &mut v.spare_capacity_mut()[..n];
-    if n < PARALLEL_MIN {
+    if n < PARALLEL_MIN || in_serial() {
         parts.chunks_mut(chunk.max(1)).enumerate().for_each(task);
     } else {
         parts
