@@ -32,6 +32,7 @@ use burn::backend::{
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{DType, Slice, Tensor, TensorData};
+use std::mem::MaybeUninit;
 
 /// `x` `[b, ci, h, w]` convolved with `w` `[co, ci, k, k]`, padding k/2, no bias, for
 /// (k, stride) ∈ {(1, 1), (3, 1), (3, 2)}, giving `[b, co, ⌊(h − 1)/stride⌋ + 1, ⌊(w −
@@ -935,16 +936,28 @@ pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], s: usize, col: &mut [f32]) {
                 // One block copy per tap: output pixel `i·w + j` reads `(i + kh − 1)·w + j + kw
                 // − 1`, a constant offset; the pixels whose column fell off the left or right
                 // edge (they read the neighbouring row) are zeroed after.
-                let (dst, src) = (first * w..last * w, (first + kh - 1) * w..(last + kh - 1) * w);
+                let (dst, src) = (
+                    first * w..last * w,
+                    (first + kh - 1) * w..(last + kh - 1) * w,
+                );
                 match kw {
                     0 => {
-                        rows[dst.start + 1..dst.end].copy_from_slice(&plane[src.start..src.end - 1]);
-                        rows[dst.clone()].iter_mut().step_by(w).for_each(|v| *v = 0.0);
+                        rows[dst.start + 1..dst.end]
+                            .copy_from_slice(&plane[src.start..src.end - 1]);
+                        rows[dst.clone()]
+                            .iter_mut()
+                            .step_by(w)
+                            .for_each(|v| *v = 0.0);
                     }
                     1 => rows[dst].copy_from_slice(&plane[src]),
                     _ => {
-                        rows[dst.start..dst.end - 1].copy_from_slice(&plane[src.start + 1..src.end]);
-                        rows[dst].iter_mut().skip(w - 1).step_by(w).for_each(|v| *v = 0.0);
+                        rows[dst.start..dst.end - 1]
+                            .copy_from_slice(&plane[src.start + 1..src.end]);
+                        rows[dst]
+                            .iter_mut()
+                            .skip(w - 1)
+                            .step_by(w)
+                            .for_each(|v| *v = 0.0);
                     }
                 }
             }
@@ -1032,28 +1045,50 @@ pub fn pool2(x: &[f32], [n, h, w]: [usize; 3], transpose: bool) -> Vec<f32> {
 
 /// `dst[m, n] = a[m, k] × b[k, n]` (plus `dst` when `accumulate`), `dst` row-major; `a` and `b`
 /// given as (row stride, column stride) so transposes cost nothing.
-#[allow(clippy::too_many_arguments)]
 fn gemm(
-    [m, n, k]: [usize; 3],
+    dims: [usize; 3],
     dst: &mut [f32],
     accumulate: bool,
-    a: &[f32],
-    [a_rs, a_cs]: [usize; 2],
-    b: &[f32],
-    [b_rs, b_cs]: [usize; 2],
+    a: (&[f32], [usize; 2]),
+    b: (&[f32], [usize; 2]),
+) {
+    // SAFETY: `f32` and `MaybeUninit<f32>` have the same layout, and every value of `dst` is
+    // initialised, which is all `gemm_raw` may read.
+    let dst = unsafe { &mut *(dst as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    gemm_raw(dims, dst, accumulate, a, b);
+}
+
+/// [`gemm`] into an uninitialised `dst`, which it writes in full without reading it.
+fn gemm_into(
+    dims: [usize; 3],
+    dst: &mut [MaybeUninit<f32>],
+    a: (&[f32], [usize; 2]),
+    b: (&[f32], [usize; 2]),
+) {
+    gemm_raw(dims, dst, false, a, b);
+}
+
+/// [`gemm`]; `dst` is read only when `accumulate` (gemm's `read_dst`).
+fn gemm_raw(
+    [m, n, k]: [usize; 3],
+    dst: &mut [MaybeUninit<f32>],
+    accumulate: bool,
+    (a, [a_rs, a_cs]): (&[f32], [usize; 2]),
+    (b, [b_rs, b_cs]): (&[f32], [usize; 2]),
 ) {
     let last = |rs: usize, cs: usize, rows: usize, cols: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(
         dst.len() >= m * n && a.len() > last(a_rs, a_cs, m, k) && b.len() > last(b_rs, b_cs, k, n)
     );
-    // SAFETY: the assert above keeps every index the strides reach inside the three slices, and
-    // `dst` does not alias `a` or `b` (a `&mut` borrow).
+    // SAFETY: the assert above keeps every index the strides reach inside the three slices;
+    // `dst` does not alias `a` or `b` (a `&mut` borrow); without `accumulate` gemm writes `dst`
+    // without reading it (`read_dst` false), so it may be uninitialised.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             1,
             n as isize,
             accumulate,
@@ -1116,17 +1151,33 @@ fn tasks<T: Send>(tasks: usize, elements: usize, f: impl Fn(usize) -> T + Sync +
 /// fills it, so the first touch of fresh pages is parallel too (a `vec![0.0; n]` would zero it
 /// all on the calling thread).
 fn par_vec(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
-    use rayon::prelude::*;
-    use std::mem::MaybeUninit;
-    let mut v: Vec<f32> = Vec::with_capacity(n);
-    let task = |(i, part): (usize, &mut [MaybeUninit<f32>])| {
+    let zeroed = |i: usize, part: &mut [MaybeUninit<f32>]| {
         part.fill(MaybeUninit::new(0.0));
         // SAFETY: every element of `part` was initialised on the line above, and
         // `MaybeUninit<f32>` has the layout of `f32`.
-        let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
-        fill(i, part);
+        fill(i, unsafe {
+            &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32])
+        });
     };
+    // SAFETY: `zeroed` initialises every value of its chunk.
+    unsafe { par_vec_uninit(n, chunk, zeroed) }
+}
+
+/// [`par_vec`] without the zeroing, for kernels that write every value of their output
+/// (the convolution's GEMM, the elementwise kernels): one pass less over each output.
+///
+/// # Safety
+///
+/// `write(i, chunk)` must initialise every value of `chunk`.
+unsafe fn par_vec_uninit(
+    n: usize,
+    chunk: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut v: Vec<f32> = Vec::with_capacity(n);
     let parts = &mut v.spare_capacity_mut()[..n];
+    let task = |(i, part): (usize, &mut [MaybeUninit<f32>])| write(i, part);
     if n < PARALLEL_MIN || in_serial() {
         parts.chunks_mut(chunk.max(1)).enumerate().for_each(task);
     } else {
@@ -1135,7 +1186,7 @@ fn par_vec(n: usize, chunk: usize, fill: impl Fn(usize, &mut [f32]) + Sync) -> V
             .enumerate()
             .for_each(task);
     }
-    // SAFETY: the chunks cover `0..n`, and each was initialised above.
+    // SAFETY: the chunks cover `0..n`, and `write` initialised each (the caller's contract).
     unsafe { v.set_len(n) };
     v
 }
@@ -1147,13 +1198,15 @@ fn map<const N: usize>(xs: &[&[f32]; N], f: impl Fn([f32; N]) -> f32 + Sync) -> 
         xs.iter().all(|x| x.len() == n),
         "elementwise: lengths differ"
     );
-    par_vec(n, CHUNK, |c, out| {
+    let write = |c: usize, out: &mut [MaybeUninit<f32>]| {
         let at = c * CHUNK;
         let parts = xs.map(|x| &x[at..at + out.len()]);
         for (j, o) in out.iter_mut().enumerate() {
-            *o = f(parts.map(|p| p[j]));
+            o.write(f(parts.map(|p| p[j])));
         }
-    })
+    };
+    // SAFETY: `write` writes every value of its chunk.
+    unsafe { par_vec_uninit(n, CHUNK, write) }
 }
 
 /// The four weights of a `[4]` flex tensor.
@@ -1314,25 +1367,19 @@ fn edge_forward(
         "edge: shapes"
     );
     let per = planes_per_task(n);
-    par_vec(len, per * n, |t, out| {
+    let write = |t: usize, out: &mut [MaybeUninit<f32>]| {
         for (k, o) in out.chunks_exact_mut(n).enumerate() {
             let q = t * per + k;
             let ((m1, i1), (m3, i3)) = (s1[q % c], s3[q % c]);
-            let at = q * n;
-            let (x, y1, y3, p) = (
-                &x[at..at + n],
-                &y1[at..at + n],
-                &y3[at..at + n],
-                &p[at..at + n],
-            );
-            for j in 0..n {
-                o[j] = w[0] * x[j]
-                    + w[1] * ((y1[j] - m1) * i1)
-                    + w[2] * ((y3[j] - m3) * i3)
-                    + w[3] * p[j];
+            let r = q * n..(q + 1) * n;
+            let terms = x[r.clone()].iter().zip(&y1[r.clone()]).zip(&y3[r.clone()]);
+            for (o, (((&x, &y1), &y3), &p)) in o.iter_mut().zip(terms.zip(&p[r])) {
+                o.write(w[0] * x + w[1] * ((y1 - m1) * i1) + w[2] * ((y3 - m3) * i3) + w[3] * p);
             }
         }
-    })
+    };
+    // SAFETY: `write` writes every value of its chunk (whole planes of `n` values).
+    unsafe { par_vec_uninit(len, per * n, write) }
 }
 
 /// [`Kernels::edge_sums`]: per channel (a task each), one pass over the five tensors, in 16 f32
@@ -1426,19 +1473,20 @@ fn edge_norm_backward(
 ) -> Vec<f32> {
     assert!(y.len() == b * c * n && dy.len() == y.len() && sums.len() == 4 + 3 * c);
     let per = planes_per_task(n);
-    par_vec(y.len(), per * n, |t, out| {
+    let write = |t: usize, out: &mut [MaybeUninit<f32>]| {
         for (k, o) in out.chunks_exact_mut(n).enumerate() {
             let q = t * per + k;
             let ch = q % c;
             let (mean, inv) = s[ch];
             let (mdy, mdyx) = (sums[4 + 3 * ch], sums[4 + 3 * ch + i]);
-            let at = q * n;
-            let (y, g) = (&y[at..at + n], &dy[at..at + n]);
-            for j in 0..n {
-                o[j] = w * (inv * (g[j] - mdy - (y[j] - mean) * inv * mdyx));
+            let r = q * n..(q + 1) * n;
+            for (o, (&y, &g)) in o.iter_mut().zip(y[r.clone()].iter().zip(&dy[r])) {
+                o.write(w * (inv * (g - mdy - (y - mean) * inv * mdyx)));
             }
         }
-    })
+    };
+    // SAFETY: `write` writes every value of its chunk (whole planes of `n` values).
+    unsafe { par_vec_uninit(y.len(), per * n, write) }
 }
 
 /// Images per thread: the batch split evenly over rayon's threads (one thread in the browser).
@@ -1463,13 +1511,34 @@ pub fn forward(x: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -> Ve
     let (hw, kk) = (h * wd, k * k);
     let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
-    par_vec(b * co * ho, per * co * ho, |t, ys| {
-        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
-        for (i, yb) in ys.chunks_exact_mut(co * ho).enumerate() {
-            let image = &x[(t * per + i) * ci * hw..][..ci * hw];
-            let col = columns(image, [ci, h, wd], k, s, &mut col);
-            gemm([co, ho, ci * kk], yb, false, w, [ci * kk, 1], col, [ho, 1]);
+    let write = |t: usize, ys: &mut [MaybeUninit<f32>]| {
+        scratch(if k == 1 { 0 } else { ci * kk * ho }, |col| {
+            for (i, yb) in ys.chunks_exact_mut(co * ho).enumerate() {
+                let image = &x[(t * per + i) * ci * hw..][..ci * hw];
+                let col = columns(image, [ci, h, wd], k, s, col);
+                gemm_into([co, ho, ci * kk], yb, (w, [ci * kk, 1]), (col, [ho, 1]));
+            }
+        })
+    };
+    // SAFETY: the GEMMs write every value of each image's output.
+    unsafe { par_vec_uninit(b * co * ho, per * co * ho, write) }
+}
+
+std::thread_local! {
+    /// Per-thread scratch buffer of the convolutions (im2col columns, transposed gradients).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of `len` values, kept between calls so the
+/// convolutions' columns are neither allocated nor zeroed per call. Its values on entry are
+/// whatever the last user left: `f` must write what it reads.
+fn scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < len {
+            buf.resize(len, 0.0);
         }
+        f(&mut buf[..len])
     })
 }
 
@@ -1492,20 +1561,19 @@ pub fn x_backward(dy: &[f32], w: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -
     let (hw, ho) = (h * wd, out_len(h, k, s) * out_len(wd, k, s));
     let per = per_thread(b);
     par_vec(b * ci * hw, per * ci * hw, |t, dxs| {
-        let mut col = vec![0.0f32; ci * kk * ho];
-        for (i, dxb) in dxs.chunks_exact_mut(ci * hw).enumerate() {
-            let dyb = &dy[(t * per + i) * co * ho..][..co * ho];
-            gemm(
-                [ci * kk, ho, co],
-                &mut col,
-                false,
-                w,
-                [1, ci * kk],
-                dyb,
-                [ho, 1],
-            );
-            col2im(&col, [ci, h, wd], s, dxb);
-        }
+        scratch(ci * kk * ho, |col| {
+            for (i, dxb) in dxs.chunks_exact_mut(ci * hw).enumerate() {
+                let dyb = &dy[(t * per + i) * co * ho..][..co * ho];
+                gemm(
+                    [ci * kk, ho, co],
+                    col,
+                    false,
+                    (w, [1, ci * kk]),
+                    (dyb, [ho, 1]),
+                );
+                col2im(col, [ci, h, wd], s, dxb);
+            }
+        })
     })
 }
 
@@ -1520,27 +1588,27 @@ pub fn w_backward(x: &[f32], dy: &[f32], [b, ci, co, h, wd, k, s]: [usize; 7]) -
     let ho = out_len(h, k, s) * out_len(wd, k, s);
     let per = per_thread(b);
     let partial: Vec<Vec<f32>> = tasks(b.div_ceil(per), x.len() + dy.len(), |t| {
-        let mut col = vec![0.0f32; if k == 1 { 0 } else { ci * kk * ho }];
-        let mut dyt = vec![0.0f32; co * ho];
         let mut dwt = vec![0.0f32; ci * kk * co];
-        for n in t * per..((t + 1) * per).min(b) {
-            let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, &mut col);
-            let dyb = &dy[n * co * ho..][..co * ho];
-            for (o, row) in dyb.chunks_exact(ho).enumerate() {
-                for (p, &v) in row.iter().enumerate() {
-                    dyt[p * co + o] = v;
+        scratch(co * ho + if k == 1 { 0 } else { ci * kk * ho }, |buf| {
+            let (dyt, col) = buf.split_at_mut(co * ho);
+            for n in t * per..((t + 1) * per).min(b) {
+                let col = columns(&x[n * ci * hw..][..ci * hw], [ci, h, wd], k, s, col);
+                let dyb = &dy[n * co * ho..][..co * ho];
+                for (o, row) in dyb.chunks_exact(ho).enumerate() {
+                    for (p, &v) in row.iter().enumerate() {
+                        dyt[p * co + o] = v;
+                    }
                 }
+                let acc = n > t * per;
+                gemm(
+                    [ci * kk, co, ho],
+                    &mut dwt,
+                    acc,
+                    (col, [ho, 1]),
+                    (dyt, [co, 1]),
+                );
             }
-            gemm(
-                [ci * kk, co, ho],
-                &mut dwt,
-                n > t * per,
-                col,
-                [ho, 1],
-                &dyt,
-                [co, 1],
-            );
-        }
+        });
         dwt
     });
     let mut parts = partial.into_iter();
