@@ -13,6 +13,8 @@ use nasi::search::{Search, run};
 use nasi::supernet;
 
 fn step(c: &mut Criterion) {
+    // As the `nasi` binary does (cli::keep_freed_memory), so the figures match `nasi bench`.
+    nasi::cli::keep_freed_memory();
     let device = nasi::cpu_device();
     for (name, scheme, r) in [
         ("central", FdScheme::Central, 1e-3),
