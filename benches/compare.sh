@@ -2,11 +2,14 @@
 # Compares one NASI step of ours (`nasi bench`) with PyTorch (exact double backward) on the same
 # configs, alternating the two, and prints a markdown table with the ratio ours/PyTorch for both of
 # our finite-difference schemes (central, the default, and forward with r = 1e-4).
+# Each config is measured in ROUNDS rounds (ours central, PyTorch, ours forward, in turn); the table
+# gives the median of the rounds, which tames this kind of shared machine's drift of ±30 %.
 # PyTorch is installed into .venv/ when missing (not needed by the tests).
-# Usage: benches/compare.sh [repeats]
+# Usage: benches/compare.sh [repeats] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${1:-5}
+ROUNDS=${2:-3}
 PY=.venv/bin/python
 if ! [ -x "$PY" ] || ! "$PY" -c "import torch" 2>/dev/null; then
   python3 -m venv .venv
@@ -20,19 +23,25 @@ CONFIGS=(
   "--channels 8 --cells 1 --batch 32 --size 16"
 )
 field() { "$PY" -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+median() { "$PY" -c "import statistics,sys; print(statistics.median(float(v) for v in sys.argv[1:]))" "$@"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $("$PY" -c 'import torch; print("torch", torch.__version__, torch.get_num_threads(), "threads")')"
+echo "$REPEATS timed steps per measurement, median of $ROUNDS alternating rounds"
 echo
 echo "| config | ours central s/step | ours forward s/step | PyTorch s/step | ours/PyTorch (central / forward) | peak RSS ours / PyTorch |"
 echo "|---|---|---|---|---|---|"
 for cfg in "${CONFIGS[@]}"; do
-  # shellcheck disable=SC2086
-  central=$(./target/release/nasi bench $cfg --repeats "$REPEATS" --json)
-  # shellcheck disable=SC2086
-  torch=$("$PY" benches/reference/nasi_step.py $cfg --repeats "$REPEATS" --json)
-  # shellcheck disable=SC2086
-  forward=$(./target/release/nasi bench $cfg --fd-scheme forward --fd-radius 1e-4 --repeats "$REPEATS" --json)
-  c=$(echo "$central" | field sec_per_step); f=$(echo "$forward" | field sec_per_step)
-  t=$(echo "$torch" | field sec_per_step)
+  cs=(); fs=(); ts=()
+  for _ in $(seq "$ROUNDS"); do
+    # shellcheck disable=SC2086
+    central=$(./target/release/nasi bench $cfg --repeats "$REPEATS" --json)
+    # shellcheck disable=SC2086
+    torch=$("$PY" benches/reference/nasi_step.py $cfg --repeats "$REPEATS" --json)
+    # shellcheck disable=SC2086
+    forward=$(./target/release/nasi bench $cfg --fd-scheme forward --fd-radius 1e-4 --repeats "$REPEATS" --json)
+    cs+=("$(echo "$central" | field sec_per_step)"); fs+=("$(echo "$forward" | field sec_per_step)")
+    ts+=("$(echo "$torch" | field sec_per_step)")
+  done
+  c=$(median "${cs[@]}"); f=$(median "${fs[@]}"); t=$(median "${ts[@]}")
   orss=$(echo "$central" | field peak_rss_bytes); trss=$(echo "$torch" | field peak_rss_bytes)
   awk -v cfg="$cfg" -v c="$c" -v f="$f" -v t="$t" -v a="$orss" -v b="$trss" 'BEGIN {
     printf "| `%s` | %.4f | %.4f | %.4f | %.2f / %.2f | %.0f / %.0f MiB |\n",
