@@ -1,10 +1,11 @@
 //! CPU kernels with their own backward for the supernet's hot ops (paper §3.3, NB201's cell):
 //! the convolutions (`nor_conv_1x1`, `nor_conv_3x3`, the stem, the reduction blocks' stride-2
-//! convs), a relaxed edge's mixture `Σ_k w_k·op_k(x)` (eq. 13), the ReLU with a recorded mask
-//! (the frozen masks of the finite-difference HVP), batch norm, and the 3×3 and 2×2 average
-//! pools. A NASI step runs them on every relaxed edge, forward and backward, three times (eq. 12
-//! and the finite-difference HVP of ∇α T̃), so each one is a single pass over memory split over
-//! rayon's threads (burn flex's elementwise ops run on the calling thread only).
+//! convs), a relaxed edge's mixture `Σ_k w_k·op_k(x)` (eq. 13) with its two batch norms as one
+//! node ([`mixed_edge`]), the ReLU with a recorded mask (the frozen masks of the finite-difference
+//! HVP), batch norm, and the 3×3 and 2×2 average pools. A NASI step runs them on every relaxed
+//! edge, forward and backward, three times (eq. 12 and the finite-difference HVP of ∇α T̃), so
+//! each one is a single pass over memory split over rayon's threads (burn flex's elementwise ops
+//! run on the calling thread only), or kept on the calling thread inside [`serial`].
 //!
 //! burn flex's `conv2d` converts NCHW to NHWC, and its gradients go through burn's generic
 //! fallbacks (a transposed convolution with col2im for ∇x, a convolution with the whole feature
@@ -14,7 +15,8 @@
 //! * forward: `y_b[co, ho·wo] = W[co, ci·k²] × col(x_b)[ci·k², ho·wo]`;
 //! * ∇x: stride 1, the same convolution of `dy` with `W` flipped in space and transposed in
 //!   channels; stride 2, `Wᵀ × dy_b` folded back onto the pixels (col2im);
-//! * ∇W: `Σ_b dy_b[co, ho·wo] × col(x_b)ᵀ[ho·wo, ci·k²]`.
+//! * ∇W: `Σ_b dy_b[co, ho·wo] × col(x_b)ᵀ[ho·wo, ci·k²]`, computed transposed (see
+//!   [`w_backward`]).
 //!
 //! burn's backend-extension mechanism routes [`Kernels`] to flex, and to hand-written autodiff
 //! nodes ([`Autodiff`]) whose backward passes call the gradient kernels. On any other backend
