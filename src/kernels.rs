@@ -1246,32 +1246,64 @@ pub fn box_mean(x: &[f32], [n, h, w]: [usize; 3], transpose: bool) -> Vec<f32> {
     let hw = h * w;
     assert_eq!(x.len(), n * hw, "box mean: shape");
     let inv = inverse_counts(h, w);
-    par_vec(n * hw, hw, |p, out| {
-        let mut plane = x[p * hw..(p + 1) * hw].to_vec();
-        if transpose {
-            plane.iter_mut().zip(&inv).for_each(|(v, s)| *v *= s);
-        }
-        let mut rows = vec![0.0f32; hw];
-        for (r, src) in rows.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
-            for j in 0..w {
-                let left = if j > 0 { src[j - 1] } else { 0.0 };
-                let right = if j + 1 < w { src[j + 1] } else { 0.0 };
-                r[j] = left + src[j] + right;
+    let per = planes_per_task(hw);
+    let write = |t: usize, out: &mut [MaybeUninit<f32>]| {
+        // Per task, not per plane: the planes at stage 3 have 64 values.
+        let (mut scaled, mut rows, mut sums) = (vec![0.0f32; hw], vec![0.0f32; hw], vec![0.0; w]);
+        for (k, o) in out.chunks_exact_mut(hw).enumerate() {
+            let p = t * per + k;
+            let mut plane = &x[p * hw..(p + 1) * hw];
+            if transpose {
+                for ((d, &v), &s) in scaled.iter_mut().zip(plane).zip(&inv) {
+                    *d = v * s;
+                }
+                plane = &scaled;
+            }
+            for (r, src) in rows.chunks_exact_mut(w).zip(plane.chunks_exact(w)) {
+                row_sum(src, r);
+            }
+            // Each output: its row sum plus those above and below, in that order.
+            for i in 0..h {
+                let row = |k: usize| &rows[k * w..(k + 1) * w];
+                let (dst, scale) = (&mut o[i * w..(i + 1) * w], &inv[i * w..(i + 1) * w]);
+                sums.copy_from_slice(row(i));
+                for k in [i.wrapping_sub(1), i + 1].into_iter().filter(|&k| k < h) {
+                    sums.iter_mut().zip(row(k)).for_each(|(d, s)| *d += s);
+                }
+                if transpose {
+                    dst.iter_mut().zip(&sums).for_each(|(o, &v)| {
+                        o.write(v);
+                    });
+                } else {
+                    dst.iter_mut()
+                        .zip(sums.iter().zip(scale))
+                        .for_each(|(o, (&v, &s))| {
+                            o.write(v * s);
+                        });
+                }
             }
         }
-        for i in 0..h {
-            let dst = &mut out[i * w..(i + 1) * w];
-            dst.copy_from_slice(&rows[i * w..(i + 1) * w]);
-            for k in [i.wrapping_sub(1), i + 1].into_iter().filter(|&k| k < h) {
-                dst.iter_mut()
-                    .zip(&rows[k * w..(k + 1) * w])
-                    .for_each(|(d, s)| *d += s);
-            }
-        }
-        if !transpose {
-            out.iter_mut().zip(&inv).for_each(|(v, s)| *v *= s);
-        }
-    })
+    };
+    // SAFETY: `write` writes every value of its planes.
+    unsafe { par_vec_uninit(n * hw, per * hw, write) }
+}
+
+/// `r[j] = s[j − 1] + s[j] + s[j + 1]` (missing neighbours count as 0) for one row.
+fn row_sum(s: &[f32], r: &mut [f32]) {
+    let w = s.len();
+    if w == 1 {
+        r[0] = s[0];
+        return;
+    }
+    r[0] = s[0] + s[1];
+    for ((d, (&a, &b)), &c) in r[1..w - 1]
+        .iter_mut()
+        .zip(s.iter().zip(&s[1..]))
+        .zip(&s[2..])
+    {
+        *d = a + b + c;
+    }
+    r[w - 1] = s[w - 2] + s[w - 1];
 }
 
 /// `Σ f(a_i, b_i)` in 16 f32 lanes (so it vectorises), the lanes added in f64.
