@@ -1950,6 +1950,33 @@ mod tests {
         }
     }
 
+    /// On a thread in [`serial`] mode the kernels run without rayon tasks and give the same bits:
+    /// the conv and its two gradients, the box mean both ways, and the edge's reductions, on
+    /// shapes large enough to be split into tasks otherwise.
+    #[test]
+    fn serial_mode_gives_the_same_bits() {
+        let (b, c, h, w) = (8, 8, 16, 16);
+        let x = values(b * c * h * w, 1);
+        let dy = values(b * c * h * w, 2);
+        let wt = values(c * c * 9, 3);
+        let dims = [b, c, c, h, w, 3, 1];
+        let run = || {
+            let stats = bn_stats(&x, [b, c, h * w]);
+            [
+                forward(&x, &wt, dims),
+                x_backward(&dy, &wt, dims),
+                w_backward(&x, &dy, dims),
+                box_mean(&x, [b * c, h, w], false),
+                box_mean(&dy, [b * c, h, w], true),
+                edge_reductions([&x, &dy, &x, &dy], [&stats, &stats], &dy, [b, c, h * w]),
+            ]
+        };
+        let parallel = run();
+        assert!(x.len() >= PARALLEL_MIN, "large enough to be split");
+        assert_eq!(parallel, serial(run));
+        assert!(!in_serial(), "serial mode ends with the call");
+    }
+
     /// The elementwise kernels on more than one chunk (three, the last partial): the mixture and
     /// its weight gradient (per-chunk sums added in f64) against plain loops in f64.
     #[test]
