@@ -1118,7 +1118,7 @@ std::thread_local! {
 /// Runs `f` with this thread's kernels kept on this thread (no rayon tasks): for work that is
 /// already parallel at a coarser grain, such as the two perturbed passes of the central scheme,
 /// which run at once on two threads (`nasi::both`). The results are the same bits either way.
-pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
     let before = SERIAL.with(|s| s.replace(true));
     let out = f();
     SERIAL.with(|s| s.set(before));
