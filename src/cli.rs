@@ -129,15 +129,13 @@ pub(crate) struct CorrelateCmd {
     pub(crate) json: bool,
 }
 
-/// Runs the CLI on the process arguments and returns the exit code: 0 success, 2 bad input
-/// (config, table, data file, genotype), 1 a search that stopped (e.g. a non-finite trace).
 /// Tells glibc's malloc to keep freed memory for reuse. A NASI step allocates and frees
 /// hundreds of activation-sized buffers (4 MiB each at C = 16, b = 64); by default glibc maps the
 /// large ones fresh from the kernel and unmaps or trims them on free, so every step pays a
-/// page fault and a zeroing per 4 KiB page again (230k faults per 4 steps at that config). With
-/// a fixed mmap threshold of 32 MiB (glibc's largest) and no trimming below 2 GiB the buffers
-/// come back from the heap: 98k faults, −7 % per step (docs/performance.md). Peak memory is
-/// unchanged. The same as `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` /
+/// page fault and a zeroing per 4 KiB page again (245k faults in one `nasi bench` at that
+/// config). With a fixed mmap threshold of 32 MiB (glibc's largest) and no trimming below 2 GiB
+/// the buffers come back from the heap: 98k faults, −6.5 % per step (docs/performance.md). Peak
+/// memory is unchanged. The same as `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` /
 /// `MALLOC_TOP_PAD_` in the environment; elsewhere than glibc, nothing.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -150,6 +148,8 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Runs the CLI on the process arguments and returns the exit code: 0 success, 2 bad input
+/// (config, table, data file, genotype), 1 a search that stopped (e.g. a non-finite trace).
 pub fn main() -> i32 {
     keep_freed_memory();
     let matches = Cli::command().get_matches();
