@@ -1881,6 +1881,15 @@ mod tests {
         );
     }
 
+    /// The reference mixture in burn's own ops: `Σᵢ w[i]·xᵢ` for weights `w` `[4, 1, 1, 1]`.
+    fn weighted_sum(xs: [Tensor<4>; 4], w: &Tensor<4>) -> Tensor<4> {
+        xs.into_iter()
+            .enumerate()
+            .map(|(i, x)| x * w.clone().narrow(0, i, 1))
+            .reduce(|a, b| a + b)
+            .expect("four terms")
+    }
+
     /// The relaxed edge's mixture through autodiff on flex: its value and the gradients of all
     /// four terms and of the weights equal burn's own `Σᵢ wᵢ·xᵢ`.
     #[test]
@@ -1897,12 +1906,7 @@ mod tests {
             &inputs,
             &g,
             |t| mix(terms(t), t[4].clone().reshape([4])),
-            |t| {
-                (0..4)
-                    .map(|i| t[i].clone() * t[4].clone().narrow(0, i, 1))
-                    .reduce(|a, b| a + b)
-                    .expect("four terms")
-            },
+            |t| weighted_sum(terms(t), &t[4]),
         );
     }
 
@@ -1945,12 +1949,7 @@ mod tests {
                         bn(t[2].clone()),
                         t[3].clone(),
                     ];
-                    terms
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, x)| x * t[4].clone().narrow(0, i, 1))
-                        .reduce(|a, b| a + b)
-                        .expect("four terms")
+                    weighted_sum(terms, &t[4])
                 },
             );
         }
