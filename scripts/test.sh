@@ -2,7 +2,7 @@
 # Runs every check of the project: formatting, lints, all native tests (gradient proofs and
 # PyTorch-fixture agreement included), the CLI smoke runs, the CUDA type-check, the release web
 # build and the browser end-to-end test (installing trunk, wasm-bindgen-cli, binaryen's wasm-opt,
-# Chromium and playwright-core when missing).
+# Chromium and playwright-core when missing), and every command of the README's shell blocks.
 # Reads the NB201 tables from ../shared/data (test data, not part of the project).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,5 +37,8 @@ step "web: end-to-end in headless Chromium with software WebGPU"
 ensure_chromium
 (cd tests/web && npm ci --no-audit --no-fund --silent)
 node tests/web/e2e.mjs dist target/e2e
+
+step "the README's commands, as written (scripts/readme-commands.sh)"
+scripts/readme-commands.sh
 
 step "all checks passed"

@@ -8,10 +8,11 @@ use rand::Rng;
 use serde_json::{Value, json};
 use web_time::Instant;
 
-use crate::cli::{BenchCmd, CorrelateCmd, ReproduceCmd, run_search, select_device};
+use crate::cli::{BenchCmd, CorrelateCmd, ReproduceCmd, check_memory, run_search, select_device};
 use crate::nb201::{Accuracies, Table};
 use crate::search::Search;
 use crate::space::Genotype;
+use crate::stats::{kendall_tau_b, mean_std, spearman};
 
 /// Peak resident memory of this process in bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
@@ -26,6 +27,7 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
     if cmd.repeats == 0 {
         bail!("repeats must be at least 1");
     }
+    check_memory(&cmd.cfg)?;
     let device = select_device();
     let mut cfg = cmd.cfg.clone();
     cfg.steps = cmd.repeats + 1;
@@ -44,6 +46,7 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
         println!(
             "{}",
             json!({"sec_per_step": median, "peak_rss_bytes": rss, "times": times,
+                   "estimated_peak_bytes": crate::memory::peak_bytes(&cfg),
                    "config": cfg, "backend": format!("{device:?}")})
         );
     } else {
@@ -66,10 +69,30 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
     Ok(())
 }
 
+/// Seeds of `reproduce`: an inclusive range or a list, walked lazily (a range of 10¹¹ seeds
+/// costs nothing until each search runs).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seeds {
+    /// `A-B`, both included.
+    Range(u64, u64),
+    /// `a,b,c`.
+    List(Vec<u64>),
+}
+
+impl Seeds {
+    /// The seeds in order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Seeds::Range(a, b) => Box::new(*a..=*b),
+            Seeds::List(v) => Box::new(v.iter().copied()),
+        }
+    }
+}
+
 /// Parses `A-B` (inclusive) or `a,b,c`.
-pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
+pub fn parse_seeds(s: &str) -> Result<Seeds> {
     let bad = || anyhow!("seeds must be `A-B` or a comma list of integers, got `{s}`");
-    let seeds: Vec<u64> = if let Some((a, b)) = s.split_once('-') {
+    if let Some((a, b)) = s.split_once('-') {
         let (a, b): (u64, u64) = (
             a.trim().parse().map_err(|_| bad())?,
             b.trim().parse().map_err(|_| bad())?,
@@ -77,25 +100,14 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
         if a > b {
             return Err(bad());
         }
-        (a..=b).collect()
+        Ok(Seeds::Range(a, b))
     } else {
-        s.split(',')
+        let v = s
+            .split(',')
             .map(|x| x.trim().parse().map_err(|_| bad()))
-            .collect::<Result<_>>()?
-    };
-    if seeds.is_empty() {
-        return Err(bad());
+            .collect::<Result<Vec<u64>>>()?;
+        Ok(Seeds::List(v))
     }
-    Ok(seeds)
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (
-        m,
-        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt(),
-    )
 }
 
 fn acc_stats(accs: &[Accuracies]) -> (Value, Value) {
@@ -111,6 +123,7 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
     let seeds = parse_seeds(&cmd.seeds)?;
     let base = cmd.layers.resolve(&cmd.cfg, matches)?;
     base.validate()?;
+    check_memory(&base)?;
     let tables: Vec<Table> = cmd
         .nb201
         .iter()
@@ -124,7 +137,9 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
             "seed", "genotype", "C10", "C100", "IN16", "seconds"
         );
     }
-    for &seed in &seeds {
+    let mut count = 0usize;
+    for seed in seeds.iter() {
+        count += 1;
         let mut cfg = base.clone();
         cfg.seed = seed;
         let r = run_search(&cfg, false, |_| Ok(()))?;
@@ -176,7 +191,7 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
             println!(
                 "mean ± std ({}, population std over {} seeds): CIFAR-10 {}  CIFAR-100 {}  ImageNet16-120 {}",
                 path.display(),
-                seeds.len(),
+                count,
                 f("cifar10"),
                 f("cifar100"),
                 f("imagenet16")
@@ -184,62 +199,6 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
         }
     }
     Ok(())
-}
-
-/// Average ranks (ties share the mean rank), 1-based.
-pub fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            r[k] = avg;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-/// Spearman's ρ: Pearson correlation of average ranks.
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    pearson(&ranks(a), &ranks(b))
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma) * (x - ma)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb) * (y - mb)).sum();
-    cov / (va * vb).sqrt()
-}
-
-/// Kendall's τ-b (ties in either variable corrected), O(n²).
-pub fn kendall_tau_b(a: &[f64], b: &[f64]) -> f64 {
-    let (mut conc, mut disc, mut ta, mut tb) = (0f64, 0f64, 0f64, 0f64);
-    for i in 0..a.len() {
-        for j in i + 1..a.len() {
-            let (da, db) = (a[i] - a[j], b[i] - b[j]);
-            if da == 0.0 && db == 0.0 {
-                continue;
-            } else if da == 0.0 {
-                ta += 1.0;
-            } else if db == 0.0 {
-                tb += 1.0;
-            } else if (da > 0.0) == (db > 0.0) {
-                conc += 1.0;
-            } else {
-                disc += 1.0;
-            }
-        }
-    }
-    (conc - disc) / ((conc + disc + ta) * (conc + disc + tb)).sqrt()
 }
 
 /// `k` distinct cells drawn uniformly from the 15,625 (partial Fisher–Yates on the ordinals).
@@ -262,6 +221,15 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
     if cmd.sample < 3 {
         bail!("sample must be at least 3 cells to correlate");
     }
+    if cmd.sample > Genotype::SPACE_SIZE {
+        bail!(
+            "sample {} is more than the {} cells of NAS-Bench-201: use --sample {} for all of them",
+            cmd.sample,
+            Genotype::SPACE_SIZE,
+            Genotype::SPACE_SIZE
+        );
+    }
+    check_memory(&cmd.cfg)?;
     let table = Table::load(&cmd.nb201)?;
     let device = select_device();
     let cells = sample_cells(cmd.sample, cmd.cfg.seed);
@@ -271,6 +239,7 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
     }
     let mut scores: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut accs: Vec<Accuracies> = Vec::new();
+    let mut per_cell = Vec::new();
     let bar = if cmd.json {
         indicatif::ProgressBar::hidden()
     } else {
@@ -287,6 +256,12 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
         if cmd.exact {
             row.push(s.exact_trace);
         }
+        let named: serde_json::Map<String, Value> = names
+            .iter()
+            .zip(&row)
+            .map(|(n, v)| (n.to_string(), json!(v)))
+            .collect();
+        per_cell.push(json!({"genotype": g.to_string(), "scores": named, "nb201": a}));
         for (col, v) in scores.iter_mut().zip(row) {
             col.push(v);
         }
@@ -336,7 +311,7 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
     if cmd.json {
         println!(
             "{}",
-            json!({"sample": cells.len(), "seed": cmd.cfg.seed, "proxies": out,
+            json!({"sample": cells.len(), "seed": cmd.cfg.seed, "proxies": out, "cells": per_cell,
                    "seconds": started.elapsed().as_secs_f64(), "config": cmd.cfg})
         );
     }
@@ -348,21 +323,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rank_statistics_match_hand_computed_values() {
-        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert!((spearman(&a, &[5.0, 6.0, 7.0, 8.0, 7.5]) - 0.9).abs() < 1e-12);
-        assert!((spearman(&a, &[5.0, 4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
-        // τ-b with one tie in b: concordant 8, discordant 1, tied in b 1 → 7/√(9·10).
-        let t = kendall_tau_b(&a, &[1.0, 3.0, 2.0, 4.0, 4.0]);
-        assert!((t - 7.0 / 90f64.sqrt()).abs() < 1e-12, "{t}");
-        assert_eq!(ranks(&[3.0, 1.0, 3.0]), vec![2.5, 1.0, 2.5]);
-    }
-
-    #[test]
     fn seeds_and_samples() {
-        assert_eq!(parse_seeds("0-4").unwrap(), vec![0, 1, 2, 3, 4]);
-        assert_eq!(parse_seeds("3,7").unwrap(), vec![3, 7]);
+        let all = |s: &str| parse_seeds(s).unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(all("0-4"), vec![0, 1, 2, 3, 4]);
+        assert_eq!(all("3,7"), vec![3, 7]);
         assert!(parse_seeds("4-1").is_err() && parse_seeds("x").is_err());
+        // A huge range is walked lazily: its first seeds come without allocating the rest.
+        let huge = parse_seeds("0-99999999999").unwrap();
+        assert_eq!(huge.iter().take(3).collect::<Vec<_>>(), vec![0, 1, 2]);
         let s = sample_cells(50, 1);
         let set: std::collections::HashSet<_> = s.iter().collect();
         assert_eq!(set.len(), 50);

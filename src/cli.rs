@@ -20,6 +20,9 @@ use crate::space::Genotype;
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Run even when the estimated peak memory is over what this machine has available.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +161,7 @@ pub fn main() -> i32 {
         Err(e) => e.exit(),
     };
     let sub = matches.subcommand().map(|(_, m)| m.clone());
+    FORCE.store(cli.force, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         None => search(SearchCmd::default(), None),
         Some(Command::Search(c)) => search(c, sub.as_ref()),
@@ -179,6 +183,33 @@ pub fn main() -> i32 {
                 2
             }
         }
+    }
+}
+
+/// `--force`: skip the memory check ([`check_memory`]). Set once by [`main`].
+static FORCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Refuses (exit 2, one line) a config whose estimated peak memory
+/// ([`crate::memory::peak_bytes`]) is over what this machine has available now, before anything
+/// is allocated; `--force` tries anyway.
+pub(crate) fn check_memory(cfg: &SearchConfig) -> Result<()> {
+    if FORCE.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let Some(available) = crate::memory::available_bytes() else {
+        return Ok(());
+    };
+    match crate::memory::over_budget(
+        cfg,
+        available,
+        &format!(
+            "this machine has {} available",
+            crate::memory::human(available)
+        ),
+        "lower --batch or --channels (--force tries anyway)",
+    ) {
+        Some(line) => Err(anyhow!(line)),
+        None => Ok(()),
     }
 }
 
@@ -265,26 +296,10 @@ impl ConfigLayers {
 fn read_config_file(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let value: Value = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text)
-            .with_context(|| format!("malformed config file {}", path.display()))?
-    } else {
-        let t: toml::Table = toml::from_str(&text).map_err(|e| {
-            anyhow!(
-                "malformed config file {}: {}",
-                path.display(),
-                e.to_string().replace('\n', " ")
-            )
-        })?;
-        serde_json::to_value(t)?
-    };
-    if !value.is_object() {
-        bail!(
-            "malformed config file {}: expected a table of settings",
-            path.display()
-        );
-    }
-    Ok(value)
+    let json = path.extension().is_some_and(|e| e == "json");
+    let keys = crate::config::file_keys(&text, json)
+        .map_err(|e| anyhow!("malformed config file {}: {e}", path.display()))?;
+    Ok(Value::Object(keys))
 }
 
 fn load_table(path: &Path) -> Result<Table> {
@@ -377,6 +392,7 @@ pub(crate) fn run_search(
 fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()> {
     let config = cmd.layers.resolve(&cmd.cfg, matches)?;
     config.validate()?;
+    check_memory(&config)?;
     // Load the table first: a bad path should fail before minutes of search.
     let table = cmd.nb201.as_deref().map(load_table).transpose()?;
     let dir = cmd.out.clone().unwrap_or_else(|| {
@@ -484,6 +500,7 @@ pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Resul
 fn score(cmd: ScoreCmd) -> Result<()> {
     let g: Genotype = cmd.genotype.parse()?;
     cmd.cfg.validate()?;
+    check_memory(&cmd.cfg)?;
     let s = score_cell(&g, &cmd.cfg, true)?;
     let (lo, hi) = (s.eigenvalues[0], s.eigenvalues[s.eigenvalues.len() - 1]);
     if cmd.json {

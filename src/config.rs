@@ -230,10 +230,17 @@ pub const PRESETS: [(&str, &str); 3] = [
     ),
 ];
 
-/// A setting out of its allowed range.
+/// A setting out of its allowed range: the field to blame (its kebab-case key, as in the
+/// config file and the URL hash) and a message naming it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid config: {0}")]
-pub struct ConfigError(pub String);
+#[error("invalid config: {message}")]
+pub struct ConfigError {
+    /// The kebab-case key of the field at fault (for a rule that ties two fields, the one that
+    /// asks for the other: `data` for "CIFAR-10 images are 32×32").
+    pub field: &'static str,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
 
 impl SearchConfig {
     /// The supernet shape these settings describe (C, N, classes, input size).
@@ -246,59 +253,103 @@ impl SearchConfig {
         }
     }
 
-    /// Checks every range the algorithm relies on; the message names the field.
+    /// Checks every range the algorithm relies on, once over the whole config (rules that tie
+    /// two fields, such as CIFAR-10's 32×32, see both); the error names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |s: String| Err(ConfigError(s));
+        let bad = |field: &'static str, message: String| Err(ConfigError { field, message });
+        // A run folder's config.toml must hold the seed, and TOML integers are i64.
+        if self.seed > i64::MAX as u64 {
+            return bad(
+                "seed",
+                format!("seed must be at most {} (got {})", i64::MAX, self.seed),
+            );
+        }
         if self.steps == 0 {
-            return bad("steps must be at least 1".into());
+            return bad("steps", "steps must be at least 1".into());
         }
         if self.batch == 0 {
-            return bad("batch must be at least 1".into());
+            return bad("batch", "batch must be at least 1".into());
         }
         if self.channels == 0 || self.channels > 512 {
-            return bad(format!(
-                "channels must be in 1..=512, got {}",
-                self.channels
-            ));
+            return bad(
+                "channels",
+                format!("channels must be in 1..=512, got {}", self.channels),
+            );
         }
         if self.cells == 0 || self.cells > 32 {
-            return bad(format!("cells must be in 1..=32, got {}", self.cells));
+            return bad(
+                "cells",
+                format!("cells must be in 1..=32, got {}", self.cells),
+            );
         }
         if self.classes < 2 {
-            return bad(format!("classes must be at least 2, got {}", self.classes));
+            return bad(
+                "classes",
+                format!("classes must be at least 2, got {}", self.classes),
+            );
         }
         if self.size < 8 || !self.size.is_multiple_of(4) || self.size > 256 {
-            return bad(format!(
-                "size must be a multiple of 4 in 8..=256, got {}",
-                self.size
-            ));
+            return bad(
+                "size",
+                format!("size must be a multiple of 4 in 8..=256, got {}", self.size),
+            );
         }
         if !(self.tau.is_finite() && self.tau > 0.0) {
-            return bad(format!("tau must be a positive number, got {}", self.tau));
+            return bad(
+                "tau",
+                format!("tau must be a positive number, got {}", self.tau),
+            );
         }
         if !(self.mu.is_finite() && self.mu >= 0.0) {
-            return bad(format!("mu must be a non-negative number, got {}", self.mu));
+            return bad(
+                "mu",
+                format!("mu must be a non-negative number, got {}", self.mu),
+            );
         }
         if !(self.fd_radius.is_finite() && self.fd_radius > 0.0 && self.fd_radius < 1.0) {
-            return bad(format!(
-                "fd-radius must be in (0, 1), got {}",
-                self.fd_radius
-            ));
+            return bad(
+                "fd-radius",
+                format!("fd-radius must be in (0, 1), got {}", self.fd_radius),
+            );
         }
         if let (DataSpec::Cifar10(_) | DataSpec::RandomLabels(_), s) = (&self.data, self.size)
             && s != 32
         {
-            return bad(format!(
-                "CIFAR-10 images are 32×32: use --size 32 (got {s})"
-            ));
+            return bad(
+                "data",
+                format!("CIFAR-10 images are 32×32: use --size 32 (got {s})"),
+            );
         }
         if matches!(self.data, DataSpec::Cifar10(_)) && self.classes != 10 {
-            return bad(format!(
-                "CIFAR-10 true labels need --classes 10 (got {})",
-                self.classes
-            ));
+            return bad(
+                "data",
+                format!(
+                    "CIFAR-10 true labels need --classes 10 (got {})",
+                    self.classes
+                ),
+            );
         }
         Ok(())
+    }
+}
+
+/// The settings a `--config` file's text sets (TOML, or JSON when `json`), as the kebab-case
+/// keys and values it has: the CLI lays them over a preset before reading the merged object
+/// as a [`SearchConfig`] (which rejects unknown keys and wrong types). The error is one line.
+#[cfg(not(target_family = "wasm"))]
+pub fn file_keys(
+    text: &str,
+    json: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let value: serde_json::Value = if json {
+        serde_json::from_str(text).map_err(|e| e.to_string())?
+    } else {
+        let t: toml::Table = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        serde_json::to_value(t).map_err(|e| e.to_string())?
+    };
+    match value {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err("expected a table of settings".into()),
     }
 }
 

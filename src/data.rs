@@ -126,29 +126,35 @@ impl Cifar10 {
                 path: f.clone(),
                 error,
             })?;
-            let fmt = |why: String| DataError::Format {
-                path: f.clone(),
-                why,
-            };
-            if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
-                return Err(fmt(format!(
-                    "its size {} is not a positive multiple of {CIFAR_RECORD} bytes",
-                    bytes.len()
-                )));
-            }
-            if let Some((i, rec)) = bytes
-                .chunks(CIFAR_RECORD)
-                .enumerate()
-                .find(|(_, r)| r[0] > 9)
-            {
-                return Err(fmt(format!(
-                    "record {i} has label {} (expected 0..=9)",
-                    rec[0]
-                )));
-            }
-            records.extend_from_slice(&bytes);
+            records.extend(Self::from_bytes(bytes, &f)?.records);
         }
         Ok(Cifar10 { records })
+    }
+
+    /// Reads the contents of one `data_batch_*.bin` file (`path` names it in errors): records
+    /// of 1 label byte (0..=9) and 3·32·32 pixel bytes; anything else is a [`DataError::Format`].
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self, DataError> {
+        let fmt = |why: String| DataError::Format {
+            path: path.to_path_buf(),
+            why,
+        };
+        if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
+            return Err(fmt(format!(
+                "its size {} is not a positive multiple of {CIFAR_RECORD} bytes",
+                bytes.len()
+            )));
+        }
+        if let Some((i, rec)) = bytes
+            .chunks(CIFAR_RECORD)
+            .enumerate()
+            .find(|(_, r)| r[0] > 9)
+        {
+            return Err(fmt(format!(
+                "record {i} has label {} (expected 0..=9)",
+                rec[0]
+            )));
+        }
+        Ok(Cifar10 { records: bytes })
     }
 
     /// Number of images.

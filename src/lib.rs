@@ -12,6 +12,8 @@
 //! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
 //! * [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
 //! * [`config`], [`data`], [`nb201`]: settings, batches, accuracy tables;
+//! * [`stats`]: rank correlations and moments for reports;
+//! * [`memory`]: a search's peak memory, estimated from its shapes before it is built;
 //! * [`svg`], [`plot`], [`urlstate`]: the cell drawing, charts and URL state shared by the CLI and
 //!   the web page.
 //!
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod kernels;
+pub mod memory;
 pub mod nasi;
 pub mod nb201;
 pub mod ntk;
@@ -31,10 +34,10 @@ pub mod plot;
 pub mod proxies;
 pub mod search;
 pub mod space;
+pub mod stats;
 pub mod supernet;
 pub mod svg;
 pub mod urlstate;
-#[cfg(target_family = "wasm")]
 pub mod web;
 
 /// The default CPU device (burn's pure-Rust `flex` backend).

@@ -122,7 +122,33 @@ pub fn decode(hash: &str) -> (SearchConfig, ViewState, Vec<String>) {
             },
         }
     }
-    (cfg, view, notices)
+    // Ranges are checked once, over the whole config: a rule that ties two fields (CIFAR-10's
+    // 32×32 size) must see both, whatever their order in the hash. A field at fault falls back
+    // to its default, with a notice, until the config is valid.
+    let defaults = serde_json::to_value(SearchConfig::default()).expect("plain struct");
+    for _ in 0..=defaults.as_object().map_or(0, |m| m.len()) {
+        let Err(e) = cfg.validate() else {
+            return (cfg, view, notices);
+        };
+        let reset = defaults
+            .get(e.field)
+            .and_then(|d| with_value(&cfg, e.field, d.clone()).ok())
+            .filter(|c| c != &cfg);
+        match reset {
+            Some(c) => {
+                notices.push(format!(
+                    "field `{}`: {}; using {}",
+                    e.field,
+                    e.message,
+                    current(&c, e.field)
+                ));
+                cfg = c;
+            }
+            None => break,
+        }
+    }
+    notices.push("the URL's settings are not valid together; using the defaults".into());
+    (SearchConfig::default(), view, notices)
 }
 
 /// The current value of a config field as text (for notices), or `nothing` for unknown keys.
@@ -137,39 +163,47 @@ fn current(cfg: &SearchConfig, key: &str) -> String {
     }
 }
 
-/// `cfg` with one field set from text, if the result is a valid config.
+/// `cfg` with one field set from text, if the text has the field's type (ranges are checked
+/// by [`decode`] once all fields are in).
 fn with_field(cfg: &SearchConfig, key: &str, val: &str) -> Result<SearchConfig, String> {
-    let mut v = serde_json::to_value(cfg).expect("plain struct");
-    let Value::Object(map) = &mut v else {
-        unreachable!("a struct")
-    };
-    let slot = map
-        .get_mut(key)
-        .ok_or_else(|| "unknown field".to_string())?;
-    *slot = match slot {
+    let v = serde_json::to_value(cfg).expect("plain struct");
+    let slot = v.get(key).ok_or_else(|| "unknown field".to_string())?;
+    let parsed = match slot {
         Value::Bool(_) => Value::Bool(match val {
             "1" | "true" | "" => true,
             "0" | "false" => false,
             _ => return Err(format!("`{val}` is not a boolean")),
         }),
-        Value::Number(_) => {
-            let n: f64 = val
-                .parse()
-                .map_err(|_| format!("`{val}` is not a number"))?;
-            if !n.is_finite() {
-                return Err(format!("`{val}` is not a finite number"));
+        // Whole numbers exactly (a seed above 2⁵³ would not survive an f64).
+        Value::Number(_) => match val.parse::<u64>() {
+            Ok(u) => Value::from(u),
+            Err(_) => {
+                let n: f64 = val
+                    .parse()
+                    .map_err(|_| format!("`{val}` is not a number"))?;
+                if !n.is_finite() {
+                    return Err(format!("`{val}` is not a finite number"));
+                }
+                if n.fract() == 0.0 && (0.0..9.0e15).contains(&n) {
+                    Value::from(n as u64)
+                } else {
+                    Value::from(n)
+                }
             }
-            if n.fract() == 0.0 && (0.0..9.0e15).contains(&n) {
-                Value::from(n as u64)
-            } else {
-                Value::from(n)
-            }
-        }
+        },
         _ => Value::String(val.to_string()),
     };
-    let c: SearchConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    c.validate().map_err(|e| e.0)?;
-    Ok(c)
+    with_value(cfg, key, parsed)
+}
+
+/// `cfg` with field `key` set to the JSON value `value`, if it has the field's type.
+fn with_value(cfg: &SearchConfig, key: &str, value: Value) -> Result<SearchConfig, String> {
+    let mut v = serde_json::to_value(cfg).expect("plain struct");
+    let Value::Object(map) = &mut v else {
+        unreachable!("a struct")
+    };
+    map.insert(key.to_string(), value);
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     d / b.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
-fn check(hard: bool, fd_scheme: FdScheme) {
+/// `max_rel` and `max_one_minus_cos` bound the error against brute force at about 10× the
+/// measured one (given at each call).
+fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) {
     let device = nasi::cpu_device();
     let ad = device.clone().autodiff();
     let net = SupernetConfig {
@@ -116,23 +118,31 @@ fn check(hard: bool, fd_scheme: FdScheme) {
         }
     }
     let (cos, rel) = (cosine(&hvp, &brute), rel_err(&hvp, &brute));
-    println!("hard={hard} {fd_scheme}: cosine {cos:.6}, relative error {rel:.2e}");
-    assert!(cos >= 0.999, "cosine {cos}");
-    assert!(rel <= 2e-2, "relative error {rel}");
+    println!(
+        "hard={hard} {fd_scheme}: 1 - cosine {:.1e}, relative error {rel:.2e}",
+        1.0 - cos
+    );
+    assert!(rel <= max_rel, "relative error {rel}");
+    assert!(1.0 - cos <= max_one_minus_cos, "1 - cosine {}", 1.0 - cos);
 }
+
+// Bounds at about 10× the measured error (relative error, 1 − cosine).
 
 #[test]
 fn hvp_matches_brute_force_soft() {
-    check(false, FdScheme::Central);
+    // Measured: 6.81e-4, 1.8e-7.
+    check(false, FdScheme::Central, 7e-3, 2e-6);
 }
 
 #[test]
 fn forward_difference_hvp_matches_brute_force() {
-    check(false, FdScheme::Forward);
-    check(true, FdScheme::Forward);
+    // Measured: 5.17e-3, 1.3e-5 (soft); 2.43e-3, 2.7e-6 (hard).
+    check(false, FdScheme::Forward, 5e-2, 1.3e-4);
+    check(true, FdScheme::Forward, 2.5e-2, 3e-5);
 }
 
 #[test]
 fn hvp_matches_brute_force_hard_straight_through() {
-    check(true, FdScheme::Central);
+    // Measured: 2.41e-3, 2.9e-6.
+    check(true, FdScheme::Central, 2.5e-2, 3e-5);
 }

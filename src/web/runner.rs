@@ -11,7 +11,7 @@ use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use yew::UseReducerDispatcher;
 
-use super::state::{Action, NtkView, Playground};
+use super::state::{Action, DeviceCheck, NtkView, Playground, RunId};
 use crate::config::SearchConfig;
 use crate::nasi::{StepValues, trace_and_alpha_grad};
 use crate::search::Search;
@@ -25,8 +25,51 @@ pub struct Control {
     pub paused: Cell<bool>,
     /// Run exactly one step while paused.
     pub step_once: Cell<bool>,
-    /// Which run may continue; others stop at their next check.
-    pub run_id: Cell<u32>,
+    /// The newest run asked for: a live runner with another id stops at its next check.
+    run_id: Cell<RunId>,
+}
+
+impl Control {
+    /// A new run's identity (increasing), which also tells a running search to stop: every new
+    /// run, live or loaded, and Stop call it.
+    pub fn begin_run(&self) -> RunId {
+        let id = self.run_id.get() + 1;
+        self.run_id.set(id);
+        id
+    }
+
+    /// Whether `run` is still the newest run asked for.
+    fn is_current(&self, run: RunId) -> bool {
+        self.run_id.get() == run
+    }
+}
+
+/// The page's one control block, shared by the buttons, the loaders and the running search.
+pub fn control() -> Rc<Control> {
+    thread_local!(static CTL: Rc<Control> = Rc::new(Control::default()));
+    CTL.with(Rc::clone)
+}
+
+/// Peak memory the page allows a live run on WebGPU: a browser tab that asks for more than
+/// this freezes or is killed, on most visitors' machines, before it can report anything.
+pub const GPU_BUDGET_BYTES: u64 = 1 << 30;
+/// The same for the CPU (wasm) fallback, whose heap is the tab's own.
+pub const CPU_BUDGET_BYTES: u64 = 512 << 20;
+
+/// A notice when `config`'s estimated peak memory ([`crate::memory::peak_bytes`]) is over
+/// the page's budget for the device it would run on; `None` when it fits.
+pub fn budget_notice(config: &SearchConfig) -> Option<String> {
+    let (budget, on) = if has_webgpu() {
+        (GPU_BUDGET_BYTES, "WebGPU")
+    } else {
+        (CPU_BUDGET_BYTES, "the CPU")
+    };
+    crate::memory::over_budget(
+        config,
+        budget,
+        &format!("this page allows {} on {on}", crate::memory::human(budget)),
+        "lower the batch or the channels, or use the CLI for full-scale searches",
+    )
 }
 
 thread_local! {
@@ -172,28 +215,35 @@ fn now_ms() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
-/// Runs a live search, dispatching `Started`, one `Step` per step and `Finished` (or `Failed`).
+/// Runs a live search, dispatching `Started`, one `Step` per step and `Finished` (or `Failed`),
+/// each with the run's id. A config whose estimated memory is over the page's budget fails at
+/// once with a message instead of freezing the tab.
 pub async fn run_live(
     config: SearchConfig,
-    run_id: u32,
+    run: RunId,
     ctl: Rc<Control>,
     dispatch: UseReducerDispatcher<Playground>,
 ) {
+    let failed = |message: String| Action::Failed { run, message };
+    if let Some(n) = budget_notice(&config) {
+        return dispatch.dispatch(failed(n));
+    }
     let (device, backend, notice) = acquire_device().await;
     if let Some(n) = notice {
         dispatch.dispatch(Action::Notice(n));
     }
     let mut search = match Search::new(&config, &device) {
         Ok(s) => s,
-        Err(e) => return dispatch.dispatch(Action::Failed(e.to_string())),
+        Err(e) => return dispatch.dispatch(failed(e.to_string())),
     };
     dispatch.dispatch(Action::Started {
+        run,
         backend,
         info: search.start_info(),
     });
     while !search.is_done() {
-        if ctl.run_id.get() != run_id {
-            return; // superseded by Reset / a new run / a replay
+        if !ctl.is_current(run) {
+            return; // superseded by Reset / a new run / a replay / a loaded file
         }
         if ctl.paused.get() && !ctl.step_once.replace(false) {
             TimeoutFuture::new(50).await;
@@ -207,24 +257,33 @@ pub async fn run_live(
         };
         let values = match read_step(tensors).await {
             Ok(v) => v,
-            Err(e) => return dispatch.dispatch(Action::Failed(describe_failure(e, &device).await)),
+            Err(e) => return dispatch.dispatch(failed(describe_failure(e, &device).await)),
         };
         match search.absorb(values, noise) {
-            Ok(rec) => dispatch.dispatch(Action::Step(rec, now_ms() - t0)),
-            Err(e) => return dispatch.dispatch(Action::Failed(e.to_string())),
+            Ok(record) => dispatch.dispatch(Action::Step {
+                run,
+                record,
+                ms: now_ms() - t0,
+            }),
+            Err(e) => return dispatch.dispatch(failed(e.to_string())),
         }
         TimeoutFuture::new(0).await; // let the page paint and handle input
     }
-    if ctl.run_id.get() == run_id {
-        dispatch.dispatch(Action::Finished(search.result()));
+    if ctl.is_current(run) {
+        dispatch.dispatch(Action::Finished {
+            run,
+            result: search.result(),
+        });
     }
 }
 
 /// Computes the exact `[b, b]` NTK and T̃ of `genotype`'s standalone network on the page's
-/// device (b ≤ 8 keeps it to b·K small backward passes).
+/// device (b ≤ 8 keeps it to b·K small backward passes), for run `run` (dropped if the page
+/// shows another run by the time it is done).
 pub async fn compute_ntk(
     config: SearchConfig,
     genotype: Genotype,
+    run: RunId,
     dispatch: UseReducerDispatcher<Playground>,
 ) {
     let (device, _, _) = acquire_device().await;
@@ -267,24 +326,16 @@ pub async fn compute_ntk(
         .copied()
         .unwrap_or(f32::NAN) as f64;
     let eigenvalues = crate::ntk::symmetric_eigenvalues(&matrix, b);
-    dispatch.dispatch(Action::Ntk(NtkView {
-        genotype,
-        batch: b,
-        matrix,
-        eigenvalues,
-        trace_estimate,
-    }));
-}
-
-/// Agreement of WebGPU with the CPU on one NASI gradient evaluation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeviceCheck {
-    /// Backend the check compared against the CPU.
-    pub backend: String,
-    /// |T̃_gpu − T̃_cpu| / |T̃_cpu|.
-    pub trace_rel: f64,
-    /// ‖∇αT̃_gpu − ∇αT̃_cpu‖ / ‖∇αT̃_cpu‖.
-    pub grad_rel: f64,
+    dispatch.dispatch(Action::Ntk {
+        run,
+        view: NtkView {
+            genotype,
+            batch: b,
+            matrix,
+            eigenvalues,
+            trace_estimate,
+        },
+    });
 }
 
 /// Evaluates T̃ and ∇αT̃ of a tiny supernet (same weights, batch and Gumbel noise, all drawn on

@@ -1,8 +1,13 @@
-//! The page's state as a reducer (yew todomvc style): every change is an [`Action`].
+//! The page's state as a reducer (yew todomvc style): every change is an [`Action`], applied by
+//! the pure [`Playground::apply`], which compiles and is tested natively (the wasm app wraps it
+//! in yew's `Reducible`).
+//!
+//! Every run the page shows (a live search, a replayed preset, a loaded file) has one
+//! identity, a [`RunId`], and every action that comes from a run carries it: an action of a run
+//! that is no longer shown (a live runner still stepping after a file was loaded, an NTK that
+//! finishes after the cell changed run) is dropped, so two runs never mix.
 
 use std::rc::Rc;
-
-use yew::Reducible;
 
 use crate::config::SearchConfig;
 use crate::nb201::Table;
@@ -80,12 +85,30 @@ pub struct Playground {
     /// Milliseconds per live step (last one).
     pub ms_per_step: Option<f64>,
     /// WebGPU-against-CPU check result (or its error).
-    pub check: Option<Result<super::runner::DeviceCheck, String>>,
-    /// Bumped for every new run, so a stale runner can tell it was superseded.
-    pub run_id: u32,
+    pub check: Option<Result<DeviceCheck, String>>,
+    /// Identity of the run shown: actions of other runs are dropped.
+    pub run_id: RunId,
 }
 
-/// A change to [`Playground`].
+/// Identity of one run on the page (live, replayed or loaded). Handed out in increasing order
+/// when a run is requested, so a request that completes after a later one (a slow preset fetch
+/// after Run was pressed) is recognised as stale.
+pub type RunId = u32;
+
+/// Agreement of WebGPU with the CPU on one NASI gradient evaluation (T̃ and ∇αT̃ of eq. 12 on
+/// the same weights, batch and Gumbel noise).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceCheck {
+    /// Backend the check compared against the CPU.
+    pub backend: String,
+    /// |T̃_gpu − T̃_cpu| / |T̃_cpu|.
+    pub trace_rel: f64,
+    /// ‖∇αT̃_gpu − ∇αT̃_cpu‖ / ‖∇αT̃_cpu‖.
+    pub grad_rel: f64,
+}
+
+/// A change to [`Playground`]. The variants that come from a run carry its [`RunId`].
+#[derive(Clone, Debug)]
 pub enum Action {
     /// New settings (from the controls).
     SetConfig(SearchConfig),
@@ -94,35 +117,67 @@ pub enum Action {
     /// Removes notice `i`.
     DismissNotice(usize),
     /// A live run begins (clears the old steps).
-    BeginLive,
+    BeginLive {
+        /// The new run.
+        run: RunId,
+    },
     /// The device is ready.
     Started {
+        /// The live run.
+        run: RunId,
         /// Backend label.
         backend: String,
         /// The search's start event.
         info: StartInfo,
     },
     /// One live step.
-    Step(StepRecord, f64),
+    Step {
+        /// The live run.
+        run: RunId,
+        /// The step.
+        record: StepRecord,
+        /// Milliseconds it took.
+        ms: f64,
+    },
     /// The live run finished.
-    Finished(SearchResult),
-    /// The live run failed.
-    Failed(String),
+    Finished {
+        /// The live run.
+        run: RunId,
+        /// Its result.
+        result: SearchResult,
+    },
+    /// The live run failed or was stopped.
+    Failed {
+        /// The live run.
+        run: RunId,
+        /// Why, for the status line.
+        message: String,
+    },
     /// Pause or resume a live run.
     SetPaused(bool),
     /// Load recorded events (preset or file) to replay.
     Load {
+        /// The new run.
+        run: RunId,
         /// Label of the source.
         source: String,
         /// The events.
         events: Vec<SearchEvent>,
         /// Show them all at once instead of animating.
         instant: bool,
+        /// Take the recording's settings into the form (a file, a chosen preset). `false` keeps
+        /// the page's settings (a shared link's) and says which run is shown instead.
+        adopt_config: bool,
     },
     /// Reveal the next replayed step.
     RevealNext,
     /// Load a `result.json`.
-    LoadResult(SearchResult),
+    LoadResult {
+        /// The new run (unless the result is the shown run's own).
+        run: RunId,
+        /// The result.
+        result: SearchResult,
+    },
     /// Move the timeline.
     Select(Option<usize>),
     /// Move the timeline by one step (negative: back).
@@ -132,11 +187,41 @@ pub enum Action {
     /// A loaded accuracy table.
     Table(Rc<Table>),
     /// A computed NTK.
-    Ntk(NtkView),
+    Ntk {
+        /// The run shown when it was asked for.
+        run: RunId,
+        /// The kernel.
+        view: NtkView,
+    },
     /// Toggle the help sheet.
     ToggleHelp,
     /// The device check finished.
-    Check(Result<super::runner::DeviceCheck, String>),
+    Check(Result<DeviceCheck, String>),
+}
+
+/// The settings in which `shown` (a recorded run's) differs from `wanted` (the page's), as
+/// `seed 0 (the form: 3), steps 40 (the form: 20)`; empty when they are the same.
+pub fn config_differences(shown: &SearchConfig, wanted: &SearchConfig) -> String {
+    let (a, b) = (
+        serde_json::to_value(shown).expect("plain struct"),
+        serde_json::to_value(wanted).expect("plain struct"),
+    );
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| {
+                let w = b.get(k).map(text).unwrap_or_default();
+                format!("{k} {} (the form: {w})", text(v))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    }
 }
 
 impl Playground {
@@ -187,9 +272,9 @@ impl Playground {
         )
     }
 
-    /// Forgets the shown run before a new one (live or loaded) starts.
-    fn new_run(&mut self, source: String) {
-        self.run_id += 1;
+    /// Forgets the shown run before run `run` (live or loaded) is shown.
+    fn new_run(&mut self, run: RunId, source: String) {
+        self.run_id = run;
         self.source = source;
         self.steps.clear();
         self.replay_queue.clear();
@@ -214,11 +299,13 @@ impl Playground {
     }
 }
 
-impl Reducible for Playground {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut s = (*self).clone();
+impl Playground {
+    /// Applies one action (the reducer, pure: no browser calls, so it is tested natively).
+    /// Actions of a run other than the shown one are dropped, and so is a request for a new run
+    /// older than the shown one.
+    pub fn apply(&mut self, action: Action) {
+        let s = self;
+        let current = s.run_id;
         match action {
             Action::SetConfig(c) => s.config = c,
             Action::Notice(n) => {
@@ -231,43 +318,63 @@ impl Reducible for Playground {
                     s.notices.remove(i);
                 }
             }
-            Action::BeginLive => {
-                s.new_run("live".into());
+            Action::BeginLive { run } if run >= current => {
+                s.new_run(run, "live".into());
                 s.status = Status::Starting;
             }
-            Action::Started { backend, info } => {
+            Action::Started { run, backend, info } if run == current => {
                 s.backend = Some(backend);
                 s.start = Some(info);
                 s.status = Status::Running;
             }
-            Action::Step(rec, ms) => {
-                s.steps.push(rec);
+            Action::Step { run, record, ms } if run == current => {
+                s.steps.push(record);
                 s.ms_per_step = Some(ms);
             }
-            Action::Finished(r) => {
-                s.result = Some(r);
+            Action::Finished { run, result } if run == current => {
+                s.result = Some(result);
                 s.status = Status::Done;
             }
-            Action::Failed(m) => s.status = Status::Failed(m),
+            Action::Failed { run, message } if run == current => s.status = Status::Failed(message),
             Action::SetPaused(p) => {
                 if s.is_live() {
                     s.status = if p { Status::Paused } else { Status::Running };
                 }
             }
             Action::Load {
+                run,
                 source,
                 events,
                 instant,
-            } => {
-                s.new_run(source);
+                adopt_config,
+            } if run >= current => {
+                s.new_run(run, source);
                 for e in events {
                     match e {
-                        SearchEvent::Started(i) => {
-                            s.config = i.config.clone();
-                            s.start = Some(i);
-                        }
+                        SearchEvent::Started(i) => s.start = Some(i),
                         SearchEvent::Step(r) => s.replay_queue.push(r),
                         SearchEvent::Finished(r) => s.result = Some(r),
+                    }
+                }
+                let recorded = s
+                    .start
+                    .as_ref()
+                    .map(|i| i.config.clone())
+                    .or_else(|| s.result.as_ref().map(|r| r.config.clone()));
+                if let Some(rc) = recorded {
+                    if adopt_config {
+                        s.config = rc;
+                    } else {
+                        let diff = config_differences(&rc, &s.config);
+                        if !diff.is_empty() {
+                            let n = format!(
+                                "Shown: {}, a recorded run with other settings than your \
+                                 link's: {diff}. Run searches with the link's settings.",
+                                s.source
+                            );
+                            s.notices.retain(|m| !m.starts_with("Shown: "));
+                            s.notices.push(n);
+                        }
                     }
                 }
                 if instant {
@@ -286,9 +393,18 @@ impl Reducible for Playground {
                     }
                 }
             },
-            Action::LoadResult(r) => {
-                s.config = r.config.clone();
-                s.result = Some(r);
+            Action::LoadResult { run, result } if run >= current => {
+                // The shown run's own result (its trajectory.jsonl loaded with it) completes
+                // it; any other result is a run of its own.
+                let own = !s.is_live()
+                    && s.start.as_ref().is_some_and(|i| i.config == result.config)
+                    && s.result.as_ref().is_none_or(|r| r == &result);
+                if !own {
+                    s.new_run(run, "result.json".into());
+                    s.status = Status::Done;
+                }
+                s.config = result.config.clone();
+                s.result = Some(result);
             }
             Action::Select(i) => s.selected = i.filter(|&i| i < s.steps.len()),
             Action::SelectBy(d) => {
@@ -304,10 +420,224 @@ impl Reducible for Playground {
             }
             Action::Hover(e) => s.hover_edge = e,
             Action::Table(t) => s.table = Some(t),
-            Action::Ntk(n) => s.ntk = Some(n),
+            Action::Ntk { run, view } if run == current => s.ntk = Some(view),
             Action::ToggleHelp => s.help_open = !s.help_open,
             Action::Check(c) => s.check = Some(c),
+            // An action of a run that is no longer shown.
+            Action::BeginLive { .. }
+            | Action::Started { .. }
+            | Action::Step { .. }
+            | Action::Finished { .. }
+            | Action::Failed { .. }
+            | Action::Load { .. }
+            | Action::LoadResult { .. }
+            | Action::Ntk { .. } => {}
         }
-        Rc::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::parse_trajectory;
+
+    const TINY: &str = include_str!("../../www/presets/tiny.jsonl");
+
+    fn recorded() -> (StartInfo, Vec<StepRecord>, SearchResult) {
+        let mut start = None;
+        let mut steps = Vec::new();
+        let mut result = None;
+        for e in parse_trajectory(TINY).unwrap() {
+            match e {
+                SearchEvent::Started(i) => start = Some(i),
+                SearchEvent::Step(r) => steps.push(r),
+                SearchEvent::Finished(r) => result = Some(r),
+            }
+        }
+        (start.unwrap(), steps, result.unwrap())
+    }
+
+    fn load(run: RunId, adopt_config: bool) -> Action {
+        Action::Load {
+            run,
+            source: "preset `tiny`".into(),
+            events: parse_trajectory(TINY).unwrap(),
+            instant: true,
+            adopt_config,
+        }
+    }
+
+    /// A page with a live run `run` that has started and taken one step.
+    fn live(run: RunId) -> Playground {
+        let (info, steps, _) = recorded();
+        let mut p = Playground::new(SearchConfig::default(), ViewState::default(), vec![]);
+        p.apply(Action::BeginLive { run });
+        p.apply(Action::Started {
+            run,
+            backend: "CPU (wasm)".into(),
+            info,
+        });
+        p.apply(Action::Step {
+            run,
+            record: steps[0].clone(),
+            ms: 1.0,
+        });
+        p
+    }
+
+    #[test]
+    fn a_live_run_steps_and_finishes() {
+        let (_, steps, result) = recorded();
+        let mut p = live(1);
+        assert_eq!((p.status.clone(), p.steps.len()), (Status::Running, 1));
+        p.apply(Action::Finished {
+            run: 1,
+            result: result.clone(),
+        });
+        assert_eq!(p.status, Status::Done);
+        assert_eq!(p.result.as_ref(), Some(&result));
+        assert_eq!(p.steps, steps[..1]);
+    }
+
+    #[test]
+    fn a_loaded_run_is_not_mixed_with_the_live_one_it_replaced() {
+        let (_, steps, result) = recorded();
+        let mut p = live(1);
+        p.apply(load(2, true));
+        assert_eq!(p.steps, steps);
+        // The superseded runner's late actions are dropped.
+        let mut late = steps[3].clone();
+        late.step = 99;
+        p.apply(Action::Step {
+            run: 1,
+            record: late,
+            ms: 1.0,
+        });
+        let mut other = result.clone();
+        other.seed = 12345;
+        p.apply(Action::Finished {
+            run: 1,
+            result: other,
+        });
+        p.apply(Action::Failed {
+            run: 1,
+            message: "lost".into(),
+        });
+        assert_eq!(p.steps, steps);
+        assert_eq!(p.result.as_ref(), Some(&result));
+        assert_eq!((p.status.clone(), p.run_id), (Status::Done, 2));
+    }
+
+    #[test]
+    fn a_late_ntk_of_another_run_is_dropped() {
+        let (_, steps, _) = recorded();
+        let view = |g| NtkView {
+            genotype: g,
+            batch: 1,
+            matrix: vec![1.0],
+            eigenvalues: vec![1.0],
+            trace_estimate: 1.0,
+        };
+        let mut p = live(1);
+        p.apply(load(2, true));
+        p.apply(Action::Ntk {
+            run: 1,
+            view: view(steps[0].genotype),
+        });
+        assert_eq!(p.ntk, None);
+        p.apply(Action::Ntk {
+            run: 2,
+            view: view(steps[9].genotype),
+        });
+        assert_eq!(p.ntk.map(|n| n.genotype), Some(steps[9].genotype));
+    }
+
+    #[test]
+    fn a_request_older_than_the_shown_run_is_dropped() {
+        // A preset fetch asked for before Run was pressed, answered after.
+        let mut p = live(3);
+        p.apply(load(2, true));
+        assert_eq!(
+            (p.run_id, p.status.clone(), p.steps.len()),
+            (3, Status::Running, 1)
+        );
+        p.apply(Action::BeginLive { run: 2 });
+        assert_eq!(p.status, Status::Running);
+    }
+
+    #[test]
+    fn a_links_settings_stay_the_pages_settings() {
+        let (link, view, _) = crate::urlstate::decode("#seed=3&steps=20&channels=4");
+        let mut p = Playground::new(link.clone(), view, vec![]);
+        p.apply(load(1, false));
+        assert_eq!(p.config, link, "the form keeps the link's settings");
+        assert_eq!(p.steps.len(), 10, "the recorded run is shown");
+        let notice = p.notices.last().expect("a notice says which run is shown");
+        for needle in [
+            "preset `tiny`",
+            "seed 0 (the form: 3)",
+            "steps 10 (the form: 20)",
+            "batch 8 (the form: 32)",
+        ] {
+            assert!(notice.contains(needle), "{needle}: {notice}");
+        }
+        assert!(!notice.contains("channels"), "C = 4 in both: {notice}");
+        // A preset chosen in the form (or a file) takes its recording's settings.
+        p.apply(load(2, true));
+        assert_eq!(p.config, recorded().0.config);
+    }
+
+    #[test]
+    fn a_result_completes_its_own_run_and_starts_another_otherwise() {
+        let (_, steps, result) = recorded();
+        let mut p = Playground::new(SearchConfig::default(), ViewState::default(), vec![]);
+        p.apply(load(1, true));
+        p.apply(Action::LoadResult {
+            run: 2,
+            result: result.clone(),
+        });
+        assert_eq!(
+            (p.run_id, p.steps.len()),
+            (1, steps.len()),
+            "its own result"
+        );
+        let mut other = result.clone();
+        other.config.seed = 7;
+        p.apply(Action::LoadResult {
+            run: 3,
+            result: other.clone(),
+        });
+        assert_eq!((p.run_id, p.steps.len()), (3, 0));
+        assert_eq!(p.config, other.config);
+        // Loading a result while a live run goes on ends the live run's hold on the page.
+        let mut p = live(4);
+        p.apply(Action::LoadResult {
+            run: 5,
+            result: result.clone(),
+        });
+        p.apply(Action::Step {
+            run: 4,
+            record: steps[1].clone(),
+            ms: 1.0,
+        });
+        assert!(p.steps.is_empty() && p.status == Status::Done);
+    }
+
+    #[test]
+    fn the_timeline_and_notices() {
+        let mut p = Playground::new(SearchConfig::default(), ViewState::default(), vec![]);
+        p.apply(load(1, true));
+        p.apply(Action::SelectBy(-3));
+        assert_eq!(p.selected, Some(6));
+        p.apply(Action::SelectBy(10));
+        assert_eq!(p.selected, None, "the newest step follows new steps");
+        p.apply(Action::Select(Some(100)));
+        assert_eq!(p.selected, None);
+        p.apply(Action::Notice("a".into()));
+        p.apply(Action::Notice("a".into()));
+        assert_eq!(p.notices, ["a"]);
+        p.apply(Action::DismissNotice(5));
+        p.apply(Action::DismissNotice(0));
+        assert!(p.notices.is_empty());
     }
 }

@@ -6,8 +6,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
+use super::app::{Command, load_preset};
+use super::runner::{self, control};
 use super::state::{Action, Playground, Status};
-use super::{Command, load_preset, runner};
 use crate::config::{NuRule, PRESETS, SearchConfig, preset};
 use crate::nb201::Table;
 use crate::search::{parse_result, parse_trajectory};
@@ -213,7 +214,7 @@ fn Controls(props: &ControlProps) -> Html {
             };
             if let Some(cfg) = preset(&sel.value()) {
                 st.dispatch(Action::SetConfig(cfg));
-                load_preset(sel.value(), st.dispatcher());
+                load_preset(sel.value(), true, st.dispatcher());
             }
         })
     };
@@ -382,7 +383,12 @@ fn NtkPanel(props: &StateProps) -> Html {
         let st = s.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(g) = st.shown_genotype() {
-                spawn_local(runner::compute_ntk(st.config.clone(), g, st.dispatcher()));
+                spawn_local(runner::compute_ntk(
+                    st.config.clone(),
+                    g,
+                    st.run_id,
+                    st.dispatcher(),
+                ));
             }
         })
     };
@@ -529,13 +535,20 @@ fn Files(props: &StateProps) -> Html {
                     } else if name.ends_with(".jsonl") {
                         parse_trajectory(&text).map(|events| {
                             d.dispatch(Action::Load {
+                                run: control().begin_run(),
                                 source: format!("file {name}"),
                                 events,
                                 instant: true,
+                                adopt_config: true,
                             })
                         })
                     } else if name.ends_with(".json") {
-                        parse_result(&text).map(|r| d.dispatch(Action::LoadResult(r)))
+                        parse_result(&text).map(|result| {
+                            d.dispatch(Action::LoadResult {
+                                run: control().begin_run(),
+                                result,
+                            })
+                        })
                     } else {
                         Err("expected trajectory.jsonl, result.json or an NB201 .csv table".into())
                     };

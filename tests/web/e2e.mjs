@@ -8,6 +8,10 @@
 // 3. A lost GPU: the WebGPU device is destroyed after the first step of a live run; the run stops
 //    with a message naming the lost device (no hang, no crash), its steps stay on the page, and
 //    Reset reruns on the CPU with a notice saying why.
+// 4. A shared link without autorun (the README's `#seed=3&steps=20&channels=4`): the form shows
+//    the link's settings, the address keeps them, a recorded run is replayed with a notice naming
+//    how its settings differ; a link whose config is far over the page's memory budget fails with
+//    a message instead of freezing the tab.
 import fs from "node:fs";
 import path from "node:path";
 import { launch, newPage, serve, waitDone } from "./harness.mjs";
@@ -115,7 +119,37 @@ async function deviceLost() {
   }
 }
 
+async function sharedLink() {
+  const name = "shared-link";
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await newPage(browser, { webgpu: false });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${origin}/#seed=3&steps=20&channels=4`);
+    await page.waitForSelector(".notice >> text=Shown:", { timeout: 120_000 });
+    const value = (key) => page.inputValue(`input[name="${key}"]`);
+    const form = [await value("seed"), await value("steps"), await value("channels")];
+    check(form.join(",") === "3,20,4", `[${name}] the form shows the link's settings (${form})`);
+    const notices = (await page.locator(".notice").allTextContents()).join(" | ");
+    check(/seed 0 \(the form: 3\)/.test(notices), `[${name}] the notice names the replayed run's settings: ${notices}`);
+    await page.waitForTimeout(500);
+    const hash = await page.evaluate(() => location.hash);
+    check(/seed=3/.test(hash) && /steps=20/.test(hash) && /channels=4/.test(hash), `[${name}] the address keeps the link's settings (${hash})`);
+    await page.goto(`${origin}/#batch=4096&channels=64&autorun=1`);
+    await page.reload();
+    await waitDone(page, 60_000);
+    const status = (await page.textContent(".status")) ?? "";
+    check((await page.getAttribute(".status", "data-status")) === "Failed" && /needs about .* GB of memory/.test(status),
+      `[${name}] a config over the page's memory budget fails with a message: ${status}`);
+    check(errors.length === 0, `[${name}] no uncaught error ${JSON.stringify(errors)}`);
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
+  await sharedLink();
   await run("webgpu", { webgpu: true });
   await run("cpu-fallback", { webgpu: false });
   await deviceLost();

@@ -1,0 +1,122 @@
+//! Peak memory of a search, estimated from its shapes before anything is built, so that a config
+//! too big for the machine (or for a browser tab) is refused with one line instead of an abort,
+//! the kernel's OOM killer or a frozen tab.
+//!
+//! A NASI step (eq. 12 and its finite-difference α-gradient, three forward/backward passes of
+//! the supernet, two of them at once) keeps every cell's activations for the backward pass, so
+//! its peak is linear in the activation volume. With b the batch, C the channels, N the cells
+//! per stage and S the input size, the cells hold
+//! `F_cell = b·N·C·S²·(1 + 1/2 + 1/4)` activation values (stages C·S², 2C·(S/2)², 4C·(S/4)²)
+//! and the stem and reduction blocks `F_stage = b·C·S²`. The constants below were fitted to the
+//! peak RSS that `nasi bench --json` measures on the four configs of docs/performance.md
+//! (within −0 / +17 % there, the most at the smallest, where the fixed base dominates), and
+//! held within −4 / +1 % on C32 N2 b32 32², C24 N3 b48 24² and C16 N1 b256 16², which the fit
+//! did not see. The browser runs the two perturbed passes one after the other, so there the
+//! estimate errs high.
+
+use crate::config::{FdScheme, SearchConfig};
+
+/// Memory of the process before the supernet is built (code, thread stacks, allocator arenas).
+const BASE_BYTES: f64 = 16.0 * 1048576.0;
+/// Bytes kept per cell activation value during a step of the central scheme: about 46 f32 per
+/// value (each relaxed edge's four op outputs, their batch-norm statistics and gradients, the
+/// ReLU masks, for three passes of which the two perturbed ones are alive at once).
+const BYTES_PER_CELL_VALUE: f64 = 184.0;
+/// The same for the forward scheme, whose one perturbed pass runs alone: about half.
+const BYTES_PER_CELL_VALUE_FORWARD: f64 = 92.0;
+/// Bytes per value of the stem and reduction blocks (and the input batch).
+const BYTES_PER_STAGE_VALUE: f64 = 56.0;
+
+/// Estimated peak memory in bytes of a search with `cfg` (see the module doc for the model).
+pub fn peak_bytes(cfg: &SearchConfig) -> u64 {
+    let (b, c, n, s) = (
+        cfg.batch as f64,
+        cfg.channels as f64,
+        cfg.cells as f64,
+        cfg.size as f64,
+    );
+    let plane = b * c * s * s;
+    let cell = plane * n * 1.75;
+    let per_cell = match cfg.fd_scheme {
+        FdScheme::Central => BYTES_PER_CELL_VALUE,
+        FdScheme::Forward => BYTES_PER_CELL_VALUE_FORWARD,
+    };
+    (BASE_BYTES + per_cell * cell + BYTES_PER_STAGE_VALUE * plane) as u64
+}
+
+/// `bytes` for a person: `41 GB`, `730 MB`.
+pub fn human(bytes: u64) -> String {
+    let gb = bytes as f64 / 1e9;
+    if gb >= 10.0 {
+        format!("{gb:.0} GB")
+    } else if gb >= 1.0 {
+        format!("{gb:.1} GB")
+    } else {
+        format!("{:.0} MB", bytes as f64 / 1e6)
+    }
+}
+
+/// One line when `cfg`'s estimated peak is over `budget` bytes: the shapes, the estimate, the
+/// budget (`limit`, a phrase such as "this machine has 24 GB available") and `remedy`; `None`
+/// when it fits.
+pub fn over_budget(cfg: &SearchConfig, budget: u64, limit: &str, remedy: &str) -> Option<String> {
+    let need = peak_bytes(cfg);
+    (need > budget).then(|| {
+        format!(
+            "this search (batch {}, channels {}, cells {}, size {}) needs about {} of memory; \
+             {limit}: {remedy}",
+            cfg.batch,
+            cfg.channels,
+            cfg.cells,
+            cfg.size,
+            human(need),
+        )
+    })
+}
+
+/// Memory this machine can give a new allocation now (Linux `MemAvailable`), if known.
+pub fn available_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_grows_with_the_shapes_and_refuses_what_cannot_fit() {
+        let d = SearchConfig::default();
+        let base = peak_bytes(&d);
+        let twice = peak_bytes(&SearchConfig {
+            batch: 64,
+            ..d.clone()
+        });
+        // Linear in b above the fixed base.
+        let lin = (twice - BASE_BYTES as u64) as f64 / (base - BASE_BYTES as u64) as f64;
+        assert!((lin - 2.0).abs() < 1e-6, "{lin}");
+        assert!(
+            peak_bytes(&SearchConfig {
+                cells: 5,
+                ..d.clone()
+            }) > 3 * base
+        );
+        let huge = SearchConfig {
+            batch: 1_000_000,
+            ..d.clone()
+        };
+        let line = over_budget(&huge, 24_000_000_000, "it has 24 GB", "lower --batch").unwrap();
+        let need = format!("needs about {} of memory", human(peak_bytes(&huge)));
+        assert!(
+            line.contains(&need) && line.contains("batch 1000000"),
+            "{line}"
+        );
+        assert!(peak_bytes(&huge) > 100_000_000_000);
+        assert!(line.ends_with("; it has 24 GB: lower --batch"), "{line}");
+        assert_eq!(over_budget(&d, 1 << 30, "", ""), None);
+        assert_eq!(human(41_200_000_000), "41 GB");
+        assert_eq!(human(730_000_000), "730 MB");
+    }
+}
