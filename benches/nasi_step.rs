@@ -9,8 +9,8 @@ use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use nasi::config::{FdScheme, SearchConfig};
 use nasi::nasi::trace_and_alpha_grad;
+use nasi::net::supernet;
 use nasi::search::{Search, run};
-use nasi::supernet;
 
 fn step(c: &mut Criterion) {
     // As the `nasi` binary does (cli::keep_freed_memory), so the figures match `nasi bench`.

@@ -1,19 +1,66 @@
 //! Mini-batches and random draws for the search, all made on the host from a seeded stream so
 //! that a seed gives the same numbers on every backend (CPU, wgpu, WebGPU, CUDA).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::config::DataSpec;
 use crate::space::{NUM_EDGES, NUM_OPS};
+
+/// Where a search's mini-batches come from.
+///
+/// NASI is data- and label-agnostic (paper §4.3), so the default feeds Gaussian noise with
+/// uniformly random labels; CIFAR-10 binary batches can be used instead.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// Inputs ~ N(0, 1), labels uniform over the classes: no data at all.
+    Gaussian,
+    /// CIFAR-10 images from a `data_batch_*.bin` file or a folder of them, labels replaced by
+    /// uniformly random ones (label-agnostic).
+    RandomLabels(String),
+    /// CIFAR-10 images with their true labels.
+    Cifar10(String),
+}
+
+impl fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSpec::Gaussian => f.write_str("gaussian"),
+            DataSpec::RandomLabels(p) => write!(f, "random-labels:{p}"),
+            DataSpec::Cifar10(p) => write!(f, "cifar10:{p}"),
+        }
+    }
+}
+
+impl FromStr for DataSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "gaussian" => Ok(DataSpec::Gaussian),
+            None if s == "random-labels" || s == "cifar10" => Err(format!(
+                "data `{s}` needs a CIFAR-10 path: `{s}:PATH` (a data_batch_*.bin file or its folder); \
+                 `gaussian` needs no data"
+            )),
+            Some(("cifar10", p)) if !p.is_empty() => Ok(DataSpec::Cifar10(p.to_string())),
+            Some(("random-labels", p)) if !p.is_empty() => {
+                Ok(DataSpec::RandomLabels(p.to_string()))
+            }
+            _ => Err(format!(
+                "unknown data `{s}`: expected `gaussian`, `random-labels:PATH` or `cifar10:PATH`"
+            )),
+        }
+    }
+}
+serde_via_string!(DataSpec);
 
 /// The independent random streams of one seed: weights, batches and Gumbel noise never share
 /// draws, so changing e.g. the batch size leaves the initial weights unchanged.
 #[derive(Clone, Copy, Debug)]
-pub enum Stream {
+pub enum RngStream {
     /// Weight initialisation of the supernet or a standalone network.
     Init = 1,
     /// Mini-batch inputs and labels.
@@ -22,8 +69,8 @@ pub enum Stream {
     Gumbel = 3,
 }
 
-/// A seeded ChaCha8 generator for one [`Stream`] of `seed`.
-pub fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
+/// A seeded ChaCha8 generator for one [`RngStream`] of `seed`.
+pub fn rng(seed: u64, stream: RngStream) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     r.set_stream(stream as u64);
     r
@@ -218,7 +265,7 @@ impl Sampler {
         };
         Ok(Sampler {
             source,
-            rng: rng(seed, Stream::Data),
+            rng: rng(seed, RngStream::Data),
             batch,
             size,
             classes,
@@ -323,12 +370,12 @@ mod tests {
         let mut a = Sampler::new(&DataSpec::Gaussian, 7, 3, 8, 10).unwrap();
         let mut b = Sampler::new(&DataSpec::Gaussian, 7, 3, 8, 10).unwrap();
         assert_eq!(a.next_batch(), b.next_batch());
-        let g1 = gumbel(&mut rng(7, Stream::Gumbel));
-        let g2 = gumbel(&mut rng(7, Stream::Gumbel));
+        let g1 = gumbel(&mut rng(7, RngStream::Gumbel));
+        let g2 = gumbel(&mut rng(7, RngStream::Gumbel));
         assert_eq!(g1, g2);
         assert_ne!(
-            normal(&mut rng(7, Stream::Init), 4),
-            normal(&mut rng(7, Stream::Data), 4)
+            normal(&mut rng(7, RngStream::Init), 4),
+            normal(&mut rng(7, RngStream::Data), 4)
         );
         assert!(g1.iter().flatten().all(|v| v.is_finite()));
     }

@@ -19,25 +19,48 @@
 //!
 //! The algorithm never imports UI code.
 
-#[cfg(not(target_family = "wasm"))]
-pub mod bench;
+/// Serde for a type through its `Display` / `FromStr` text (`"gaussian"`, `"mean"`, `1.5`): the
+/// form the flags, the config file and the URL share. A bare number is read as its text.
+macro_rules! serde_via_string {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(serde::Deserialize)]
+                #[serde(untagged)]
+                enum Raw {
+                    S(String),
+                    F(f64),
+                }
+                let text = match <Raw as serde::Deserialize>::deserialize(d)? {
+                    Raw::S(s) => s,
+                    Raw::F(v) => v.to_string(),
+                };
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod kernels;
+pub mod loss;
 pub mod memory;
 pub mod nasi;
-pub mod nb201;
+pub mod net;
 pub mod ntk;
 pub mod plot;
 pub mod proxies;
 pub mod search;
 pub mod space;
 pub mod stats;
-pub mod supernet;
-pub mod svg;
-pub mod urlstate;
 pub mod web;
 
 /// The default CPU device (burn's pure-Rust `flex` backend).

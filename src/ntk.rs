@@ -15,7 +15,7 @@
 
 use burn::tensor::{Gradients, Tensor};
 
-use crate::supernet::cross_entropy;
+use crate::loss::cross_entropy;
 
 /// Makes a tracked copy of each parameter (a fresh autodiff leaf that retains its gradient).
 pub fn tracked(params: &[Tensor<1>]) -> Vec<Tensor<1>> {

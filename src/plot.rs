@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use crate::search::StepRecord;
-use crate::space::{EDGES, NUM_EDGES, NUM_OPS, Op};
-use crate::svg::OP_STYLE;
+use crate::space::nb201::draw::OP_STYLE;
+use crate::space::{EDGES, NUM_EDGES, Op};
 
 /// Stacked bars of softmax(α*) per edge (rows, in edge order) over steps (columns); the
 /// column of `selected` (0-based) is outlined and the row of `hover_edge` highlighted.
@@ -207,22 +207,6 @@ pub fn ntk_heatmap(values: &[f64], b: usize) -> String {
     s
 }
 
-/// Op probabilities of the last step as compact text per edge, e.g. for a status line.
-pub fn probs_summary(probs: &[[f32; NUM_OPS]; NUM_EDGES]) -> String {
-    EDGES
-        .iter()
-        .zip(probs)
-        .map(|(&(to, from), p)| {
-            let (k, v) = p
-                .iter()
-                .enumerate()
-                .fold((0, f32::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
-            format!("{to}←{from} {} {:.2}", Op::ALL[k], v)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +245,5 @@ mod tests {
         assert!(trace_chart(&[], None).contains("no steps yet"));
         let h = ntk_heatmap(&[2.0, 1.0, 1.0, 3.0], 2);
         assert_eq!(h.matches("<rect").count(), 4);
-        assert!(probs_summary(&steps[0].probs).starts_with("1←0 nor_conv_3x3 0.60"));
     }
 }

@@ -12,9 +12,10 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::SearchConfig;
 use crate::data::{Batch, DataError, Sampler};
+use crate::loss::one_hot;
+use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
 use crate::ntk::{exact_ntk, grad_norm_sq, tracked};
 use crate::space::Genotype;
-use crate::supernet::{CellMix, ReluTape, Supernet, input_tensor, one_hot};
 
 /// The shared weights and batch against which every cell is scored.
 pub struct ProxyContext {

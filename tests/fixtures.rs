@@ -5,10 +5,11 @@
 use burn::tensor::{Tensor, TensorData};
 use nasi::config::FdScheme;
 use nasi::data::Batch;
+use nasi::nasi::relax::relaxed_weights;
 use nasi::nasi::{StepInput, trace_and_alpha_grad};
+use nasi::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
 use nasi::ntk::exact_ntk;
 use nasi::space::{ArchTable, NUM_EDGES, NUM_OPS};
-use nasi::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, relaxed_weights};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
+use nasi::config::url::{ViewState, decode, encode};
 use nasi::config::{DataSpec, FdScheme, NuRule, PRESETS, SearchConfig, file_keys, preset};
 use nasi::data::{CIFAR_RECORD, Cifar10};
-use nasi::nb201::Table;
 use nasi::search::{SearchEvent, parse_result, parse_trajectory};
 use nasi::space::Genotype;
-use nasi::urlstate::{ViewState, decode, encode};
+use nasi::space::nb201::table::Table;
 
 fn env_u64(key: &str) -> Option<u64> {
     std::env::var(key).ok().and_then(|v| v.parse().ok())

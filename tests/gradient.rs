@@ -3,10 +3,11 @@
 
 use burn::tensor::{Tensor, TensorData};
 use nasi::config::FdScheme;
-use nasi::data::{Sampler, Stream, gumbel, rng};
+use nasi::data::{RngStream, Sampler, gumbel, rng};
+use nasi::nasi::relax::relaxed_weights;
 use nasi::nasi::{StepInput, relaxed_trace, trace_and_alpha_grad};
+use nasi::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
 use nasi::space::{NUM_EDGES, NUM_OPS};
-use nasi::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, relaxed_weights};
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -40,7 +41,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
     let batch = Sampler::new(&nasi::config::DataSpec::Gaussian, 11, 6, 8, 4)
         .unwrap()
         .next_batch();
-    let noise = gumbel(&mut rng(11, Stream::Gumbel));
+    let noise = gumbel(&mut rng(11, RngStream::Gumbel));
     let tau = 1.0;
     let choice = hard.then(|| nasi::space::Genotype::argmax(&noise));
     let input = StepInput {
@@ -76,7 +77,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
     let _ = net.forward(net.params(), x, &CellMix::Relaxed(w0), &mut rec);
 
     let h = 2e-2f32;
-    let w_host = nasi::supernet::relaxed_weights_host(&noise, tau, hard);
+    let w_host = nasi::nasi::relaxed_weights_host(&noise, tau, hard);
     let mut brute = Vec::new();
     if !hard {
         // Soft: central differences of T̃ over every α coordinate.
@@ -95,7 +96,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
         // Straight-through: the forward value ignores α, so the gradient is defined as
         // ∂T̃/∂w at the one-hot w times the soft sample's Jacobian ∂w_soft/∂α. Brute-force the
         // first factor over every w coordinate and apply the softmax Jacobian on the host.
-        let soft = nasi::supernet::relaxed_weights_host(&noise, tau, false);
+        let soft = nasi::nasi::relaxed_weights_host(&noise, tau, false);
         let mut dw = vec![0.0f64; NUM_EDGES * NUM_OPS];
         for (j, d) in dw.iter_mut().enumerate() {
             let mut t = [0.0; 2];

@@ -3,9 +3,10 @@
 use burn::tensor::{Tensor, TensorData};
 use nasi::config::DataSpec;
 use nasi::data::Sampler;
+use nasi::loss::one_hot;
+use nasi::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
 use nasi::ntk::{exact_ntk, grad_norm_sq};
 use nasi::space::{Genotype, NUM_EDGES, NUM_OPS};
-use nasi::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, one_hot};
 
 fn host(t: Tensor<2>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap()

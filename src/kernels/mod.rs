@@ -146,7 +146,7 @@ pub fn mixed_edge(
 }
 
 /// The ReLU mask `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats, untracked: what a recorded
-/// ReLU replays in NASI's perturbed passes ([`crate::supernet::ReluTape`]).
+/// ReLU replays in NASI's perturbed passes ([`crate::net::supernet::ReluTape`]).
 pub fn relu_mask(x: &Tensor<4>) -> Tensor<4> {
     let x = x.clone().detach();
     if on_flex(&x) {

@@ -7,15 +7,15 @@ use std::rc::Rc;
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen_futures::{JsFuture, spawn_local};
+use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
+use super::commands::{Command, load_preset, window};
 use super::runner::{self, control, run_live};
 use super::state::{Action, Playground, RunId, Status};
 use super::view;
+use crate::config::url::{ViewState, decode, encode};
 use crate::config::{PRESETS, SearchConfig, preset};
-use crate::search::parse_trajectory;
-use crate::urlstate::{ViewState, decode, encode};
 
 impl yew::Reducible for Playground {
     type Action = Action;
@@ -31,77 +31,6 @@ impl yew::Reducible for Playground {
 pub fn start() {
     console_error_panic_hook::set_once();
     yew::Renderer::<App>::new().render();
-}
-
-fn window() -> web_sys::Window {
-    web_sys::window().expect("a browser window")
-}
-
-fn reduced_motion() -> bool {
-    window()
-        .match_media("(prefers-reduced-motion: reduce)")
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.matches())
-}
-
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let resp = JsFuture::from(window().fetch_with_str(url))
-        .await
-        .map_err(|_| format!("cannot fetch {url}"))?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
-    }
-    let text = JsFuture::from(resp.text().map_err(|_| "no body".to_string())?)
-        .await
-        .map_err(|_| "cannot read the body".to_string())?;
-    text.as_string()
-        .ok_or_else(|| "the body is not text".into())
-}
-
-/// Loads `www/presets/NAME.jsonl` (a CLI trajectory) and replays it as a new run;
-/// `adopt_config` takes its settings into the form (see [`Action::Load`]).
-pub(super) fn load_preset(
-    name: String,
-    adopt_config: bool,
-    dispatch: UseReducerDispatcher<Playground>,
-) {
-    let run = control().begin_run();
-    spawn_local(async move {
-        match fetch_text(&format!("presets/{name}.jsonl"))
-            .await
-            .and_then(|t| parse_trajectory(&t))
-        {
-            Ok(events) => dispatch.dispatch(Action::Load {
-                run,
-                source: format!("preset `{name}` (recorded by the CLI)"),
-                events,
-                instant: reduced_motion(),
-                adopt_config,
-            }),
-            Err(e) => dispatch.dispatch(Action::Notice(format!("preset `{name}`: {e}"))),
-        }
-    });
-}
-
-/// What the controls and the keyboard can ask for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Command {
-    /// Start a live run, or pause/resume it.
-    RunPause,
-    /// One live step (starting a paused run if needed); during a replay, reveal one.
-    Step,
-    /// Move the timeline back one step.
-    Back,
-    /// Restart with the same seed.
-    Reset,
-    /// Pick a new seed and restart.
-    NewSeed,
-    /// Stop the live run, keeping its steps.
-    Stop,
-    /// Toggle the keyboard help.
-    Help,
 }
 
 #[component]

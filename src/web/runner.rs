@@ -13,10 +13,11 @@ use yew::UseReducerDispatcher;
 
 use super::state::{Action, DeviceCheck, NtkView, Playground, RunId};
 use crate::config::SearchConfig;
+use crate::loss::one_hot;
 use crate::nasi::{StepValues, trace_and_alpha_grad};
+use crate::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
 use crate::search::Search;
 use crate::space::Genotype;
-use crate::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor, one_hot};
 
 /// Flags the page sets and the runner polls between steps.
 #[derive(Default)]
@@ -352,7 +353,7 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
     let batch = crate::data::Sampler::new(&crate::config::DataSpec::Gaussian, 0, 8, 8, 10)
         .map_err(|e| e.to_string())?
         .next_batch();
-    let noise = crate::data::gumbel(&mut crate::data::rng(0, crate::data::Stream::Gumbel));
+    let noise = crate::data::gumbel(&mut crate::data::rng(0, crate::data::RngStream::Gumbel));
     let input = crate::nasi::StepInput {
         batch: &batch,
         gumbel: &noise,
@@ -375,6 +376,6 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
     Ok(DeviceCheck {
         backend,
         trace_rel: ((g.trace - c.trace) as f64).abs() / (c.trace as f64).abs(),
-        grad_rel: diff / crate::nasi::norm(&c.grad_trace),
+        grad_rel: diff / crate::nasi::frobenius_norm(&c.grad_trace),
     })
 }

@@ -10,10 +10,10 @@
 use std::rc::Rc;
 
 use crate::config::SearchConfig;
-use crate::nb201::Table;
+use crate::config::url::ViewState;
 use crate::search::{SearchEvent, SearchResult, StartInfo, StepRecord};
 use crate::space::Genotype;
-use crate::urlstate::ViewState;
+use crate::space::nb201::table::Table;
 
 /// What the search panel is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -567,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_links_settings_stay_the_pages_settings() {
-        let (link, view, _) = crate::urlstate::decode("#seed=3&steps=20&channels=4");
+        let (link, view, _) = crate::config::url::decode("#seed=3&steps=20&channels=4");
         let mut p = Playground::new(link.clone(), view, vec![]);
         p.apply(load(1, false));
         assert_eq!(p.config, link, "the form keeps the link's settings");

@@ -6,12 +6,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
-use super::app::{Command, load_preset};
+use super::commands::{Command, load_preset};
 use super::runner::{self, control};
 use super::state::{Action, Playground, Status};
 use crate::config::{NuRule, PRESETS, SearchConfig, preset};
-use crate::nb201::Table;
 use crate::search::{parse_result, parse_trajectory};
+use crate::space::nb201::table::Table;
 use crate::space::{EDGES, Op};
 
 type State = UseReducerHandle<Playground>;
@@ -176,9 +176,9 @@ fn num_input(
         else {
             return;
         };
-        let (cfg, _, notes) = crate::urlstate::decode(&format!(
+        let (cfg, _, notes) = crate::config::url::decode(&format!(
             "{}&{key}={}",
-            crate::urlstate::encode(&st.config, &Default::default()),
+            crate::config::url::encode(&st.config, &Default::default()),
             input.value()
         ));
         for n in notes {
@@ -303,7 +303,7 @@ fn CellView(props: &StateProps) -> Html {
         .shown_step()
         .map(|st| st.probs)
         .or(s.result.as_ref().map(|r| r.probs));
-    let svg = crate::svg::cell_svg(&g, probs.as_ref());
+    let svg = crate::space::nb201::draw::cell_svg(&g, probs.as_ref());
     let text = g.to_string();
     let onmouseover = hover_edge(s);
     let onmouseleave = {
@@ -364,7 +364,7 @@ fn Trajectory(props: &StateProps) -> Html {
             <label class="scrubber">{format!("Step {} / {}", if n == 0 { 0 } else { pos + 1 }, n)}
                 <input type="range" min="0" max={n.saturating_sub(1).to_string()} value={pos.to_string()} {oninput} disabled={n == 0} aria-label="timeline: replay any step" /></label>
             <p class="legend">{ for Op::ALL.iter().enumerate().map(|(k, op)| html! {
-                <span><i style={format!("background:{}", crate::svg::OP_STYLE[k].0)}></i>{op.name()}</span> }) }</p>
+                <span><i style={format!("background:{}", crate::space::nb201::draw::OP_STYLE[k].0)}></i>{op.name()}</span> }) }</p>
         </div>
     }
 }
@@ -497,7 +497,7 @@ fn Files(props: &StateProps) -> Html {
                 download(
                     "cell.svg",
                     "image/svg+xml",
-                    &crate::svg::cell_svg(&g, probs.as_ref()),
+                    &crate::space::nb201::draw::cell_svg(&g, probs.as_ref()),
                 );
             }
         })

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::config::{NuRule, SearchConfig};
-use crate::data::{DataError, Sampler, Stream, gumbel, rng};
+use crate::data::{DataError, RngStream, Sampler, gumbel, rng};
 use crate::nasi::{
-    AlphaAccumulator, ArchTable, StepInput, StepValues, norm, reward, reward_grad, softmax_rows,
-    trace_and_alpha_grad,
+    AlphaAccumulator, ArchTable, StepInput, StepValues, frobenius_norm, reward, reward_grad,
+    softmax_rows, trace_and_alpha_grad,
 };
+use crate::net::supernet::Supernet;
 use crate::space::Genotype;
-use crate::supernet::Supernet;
 
 /// Version of the trajectory and result formats.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -161,7 +161,7 @@ impl Search {
             backend: format!("{device:?}"),
             net,
             sampler,
-            gumbel_rng: rng(config.seed, Stream::Gumbel),
+            gumbel_rng: rng(config.seed, RngStream::Gumbel),
             acc: AlphaAccumulator::default(),
             traces: Vec::new(),
             step: 0,
@@ -230,7 +230,7 @@ impl Search {
     pub fn absorb(&mut self, v: StepValues, noise: ArchTable) -> Result<StepRecord, SearchError> {
         let step = self.step + 1;
         let trace = v.trace as f64;
-        let gnorm = norm(&v.grad_trace);
+        let gnorm = frobenius_norm(&v.grad_trace);
         if !trace.is_finite() || !gnorm.is_finite() {
             self.finished = true;
             return Err(SearchError::NonFinite {
@@ -249,8 +249,7 @@ impl Search {
         self.traces.push(trace);
         self.step = step;
         let alpha = self.acc.alpha();
-        let weights =
-            crate::supernet::relaxed_weights_host(&noise, self.config.tau, self.config.hard);
+        let weights = crate::nasi::relaxed_weights_host(&noise, self.config.tau, self.config.hard);
         Ok(StepRecord {
             step,
             trace,
@@ -258,7 +257,7 @@ impl Search {
             reward: reward(trace, self.config.mu, nu),
             nu,
             penalty_active: self.config.mu > 0.0 && nu.is_some_and(|nu| trace > nu),
-            grad_norm: norm(&g),
+            grad_norm: frobenius_norm(&g),
             running_max,
             weights,
             alpha,

@@ -1,75 +1,15 @@
 //! One search configuration: the CLI flags, the config-file format and (later) the page's URL
 //! state are all this struct.
 
+pub mod url;
+
+pub use crate::data::DataSpec;
+pub use crate::nasi::FdScheme;
+
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-/// Where a search's mini-batches come from.
-///
-/// NASI is data- and label-agnostic (paper §4.3), so the default feeds Gaussian noise with
-/// uniformly random labels; CIFAR-10 binary batches can be used instead.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DataSpec {
-    /// Inputs ~ N(0, 1), labels uniform over the classes: no data at all.
-    Gaussian,
-    /// CIFAR-10 images from a `data_batch_*.bin` file or a folder of them, labels replaced by
-    /// uniformly random ones (label-agnostic).
-    RandomLabels(String),
-    /// CIFAR-10 images with their true labels.
-    Cifar10(String),
-}
-
-impl fmt::Display for DataSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataSpec::Gaussian => f.write_str("gaussian"),
-            DataSpec::RandomLabels(p) => write!(f, "random-labels:{p}"),
-            DataSpec::Cifar10(p) => write!(f, "cifar10:{p}"),
-        }
-    }
-}
-
-impl FromStr for DataSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once(':') {
-            None if s == "gaussian" => Ok(DataSpec::Gaussian),
-            None if s == "random-labels" || s == "cifar10" => Err(format!(
-                "data `{s}` needs a CIFAR-10 path: `{s}:PATH` (a data_batch_*.bin file or its folder); \
-                 `gaussian` needs no data"
-            )),
-            Some(("cifar10", p)) if !p.is_empty() => Ok(DataSpec::Cifar10(p.to_string())),
-            Some(("random-labels", p)) if !p.is_empty() => {
-                Ok(DataSpec::RandomLabels(p.to_string()))
-            }
-            _ => Err(format!(
-                "unknown data `{s}`: expected `gaussian`, `random-labels:PATH` or `cifar10:PATH`"
-            )),
-        }
-    }
-}
-
-/// How the Hessian-vector product ∇αT̃ = 2·(∂²L/∂α∂θ)·v is differenced (see [`crate::nasi`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum FdScheme {
-    /// [∇αL(θ+εv) − ∇αL(θ−εv)]/ε: error O(ε²), three forward/backward passes per step.
-    Central,
-    /// 2·[∇αL(θ+εv) − ∇αL(θ)]/ε, ∇αL(θ) taken from the pass that gives v: error O(ε), two
-    /// passes per step.
-    Forward,
-}
-
-impl fmt::Display for FdScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FdScheme::Central => "central",
-            FdScheme::Forward => "forward",
-        })
-    }
-}
 
 /// How the threshold ν of the penalty μ·max(0, T̃ − ν) (paper eq. 8) is set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,31 +44,6 @@ impl FromStr for NuRule {
     }
 }
 
-macro_rules! serde_via_string {
-    ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                #[derive(Deserialize)]
-                #[serde(untagged)]
-                enum Raw {
-                    S(String),
-                    F(f64),
-                }
-                let text = match Raw::deserialize(d)? {
-                    Raw::S(s) => s,
-                    Raw::F(v) => v.to_string(),
-                };
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-serde_via_string!(DataSpec);
 serde_via_string!(NuRule);
 
 /// Every setting of one NASI search (paper §3, Algorithm 1).
@@ -244,8 +159,8 @@ pub struct ConfigError {
 
 impl SearchConfig {
     /// The supernet shape these settings describe (C, N, classes, input size).
-    pub fn supernet(&self) -> crate::supernet::SupernetConfig {
-        crate::supernet::SupernetConfig {
+    pub fn supernet(&self) -> crate::net::supernet::SupernetConfig {
+        crate::net::supernet::SupernetConfig {
             channels: self.channels,
             cells: self.cells,
             classes: self.classes,

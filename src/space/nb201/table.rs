@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::space::Genotype;
+use super::Genotype;
 
 /// Test accuracies (percent) of one cell after NB201's 200-epoch training.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -12,17 +12,42 @@
 //! (`FdScheme::Forward`) uses 2·[∇αL(θ + εv) − ∇αL(θ)]/ε instead, with ∇αL(θ) from the pass that
 //! gives v, saving one of the three forward/backward passes at O(ε) instead of O(ε²) error.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use std::fmt;
 
-use crate::config::FdScheme;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
 use crate::data::Batch;
+use crate::loss::{cross_entropy, one_hot};
+use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
 use crate::ntk::grad_norm_sq;
 use crate::space::{Genotype, NUM_EDGES, NUM_OPS};
-use crate::supernet::{
-    CellMix, ReluTape, Supernet, cross_entropy, input_tensor, one_hot, relaxed_weights,
-};
 
 pub use crate::space::ArchTable;
+
+pub mod relax;
+
+pub use relax::{relaxed_weights, relaxed_weights_host, softmax_rows};
+
+/// How the Hessian-vector product ∇αT̃ = 2·(∂²L/∂α∂θ)·v is differenced (see [`crate::nasi`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FdScheme {
+    /// [∇αL(θ+εv) − ∇αL(θ−εv)]/ε: error O(ε²), three forward/backward passes per step.
+    Central,
+    /// 2·[∇αL(θ+εv) − ∇αL(θ)]/ε, ∇αL(θ) taken from the pass that gives v: error O(ε), two
+    /// passes per step.
+    Forward,
+}
+
+impl fmt::Display for FdScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FdScheme::Central => "central",
+            FdScheme::Forward => "forward",
+        })
+    }
+}
 
 /// What one NASI gradient evaluation leaves on the device, before any readback.
 pub struct StepTensors {
@@ -202,22 +227,12 @@ pub fn reward_grad(grad_trace: &ArchTable, trace: f64, mu: f64, nu: Option<f64>)
 }
 
 /// Frobenius norm of a `[6][5]` table.
-pub fn norm(t: &ArchTable) -> f64 {
+pub fn frobenius_norm(t: &ArchTable) -> f64 {
     t.iter()
         .flatten()
         .map(|&v| (v as f64) * (v as f64))
         .sum::<f64>()
         .sqrt()
-}
-
-/// Row-wise softmax of a `[6][5]` table (op probabilities per edge).
-pub fn softmax_rows(t: &ArchTable) -> ArchTable {
-    t.map(|row| {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e = row.map(|v| ((v - m) as f64).exp());
-        let s: f64 = e.iter().sum();
-        e.map(|v| (v / s) as f32)
-    })
 }
 
 /// α* of eq. 18: Σ_t G_t / max_{s≤t}‖G_s‖, accumulated one step at a time.
@@ -230,7 +245,7 @@ pub struct AlphaAccumulator {
 impl AlphaAccumulator {
     /// Adds G_t; returns max_{s≤t}‖G_s‖. A zero gradient (all steps so far zero) adds nothing.
     pub fn push(&mut self, g: &ArchTable) -> f64 {
-        self.running_max = self.running_max.max(norm(g));
+        self.running_max = self.running_max.max(frobenius_norm(g));
         if self.running_max > 0.0 {
             for (srow, grow) in self.sum.iter_mut().zip(g) {
                 for (s, &v) in srow.iter_mut().zip(grow) {

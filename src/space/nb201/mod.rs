@@ -5,6 +5,9 @@
 //! converts to and from the NB201 string (`|nor_conv_3x3~0|+|…|`) and to op indices; every other
 //! representation is derived from these.
 
+pub mod draw;
+pub mod table;
+
 use std::fmt;
 use std::str::FromStr;
 

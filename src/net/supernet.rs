@@ -12,13 +12,13 @@
 //! fixtures load the same list. ReLUs go through a [`ReluTape`] so that the two perturbed passes
 //! of the Hessian-vector product can replay the activation pattern of the unperturbed pass.
 
-use burn::tensor::activation::{log_softmax, relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
-use crate::data::{Stream, rng};
+use crate::data::{RngStream, rng};
 use crate::kernels;
-use crate::space::{ArchTable, EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op};
+use crate::space::{EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op};
 
 /// Shape hyper-parameters of a supernet (NB201: C = 16, N = 5, 10 classes, 32×32 inputs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +55,8 @@ enum Layer {
         /// Parameter indices of the 1×1 and 3×3 conv of each edge.
         edges: [(usize, usize); NUM_EDGES],
     },
-    Reduce {
+    /// NB201's residual block between stages (stride 2, doubling C): not a reduction cell.
+    ResBlock {
         conv_a: usize,
         conv_b: usize,
         down: usize,
@@ -126,16 +127,6 @@ impl ReluTape {
         }
     }
 
-    /// Turns a recorded tape into one that replays it from the start.
-    pub fn into_replay(self) -> ReluTape {
-        match self {
-            ReluTape::Record(masks) | ReluTape::Replay { masks, .. } => {
-                ReluTape::Replay { masks, next: 0 }
-            }
-            ReluTape::Free => ReluTape::Free,
-        }
-    }
-
     /// A replay of the same masks from the start, leaving `self` as it is.
     pub fn replay(&self) -> ReluTape {
         match self {
@@ -188,7 +179,7 @@ impl SupernetConfig {
             if stage > 0 {
                 let (ci, co) = (ch, ch * 2);
                 let p = format!("reduce{stage}");
-                layers.push(Layer::Reduce {
+                layers.push(Layer::ResBlock {
                     conv_a: add(format!("{p}.conv_a"), vec![co, ci, 3, 3]),
                     conv_b: add(format!("{p}.conv_b"), vec![co, co, 3, 3]),
                     down: add(format!("{p}.down"), vec![co, ci, 1, 1]),
@@ -210,7 +201,7 @@ impl SupernetConfig {
             add("head.weight".into(), vec![self.classes, ch]),
             add("head.bias".into(), vec![self.classes]),
         );
-        let mut r = rng(seed, Stream::Init);
+        let mut r = rng(seed, RngStream::Init);
         let params = specs
             .iter()
             .map(|s| {
@@ -408,7 +399,7 @@ impl Supernet {
                         None => nodes[0].clone().expect("input node").zeros_like(),
                     }
                 }
-                Layer::Reduce {
+                Layer::ResBlock {
                     conv_a,
                     conv_b,
                     down,
@@ -427,58 +418,6 @@ impl Supernet {
         let w = p(wi).reshape([self.config.classes, c]);
         feat.matmul(w.transpose()) + p(bi).reshape([1, self.config.classes])
     }
-}
-
-/// Mean cross-entropy of logits `[b, k]` against one-hot targets `[b, k]` (a `[1]` tensor).
-pub fn cross_entropy(logits: Tensor<2>, onehot: Tensor<2>) -> Tensor<1> {
-    let n = logits.dims()[0] as f64;
-    (log_softmax(logits, 1) * onehot).sum().div_scalar(-n)
-}
-
-/// One-hot targets `[b, classes]` for `labels`.
-pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
-    let mut v = vec![0f32; labels.len() * classes];
-    for (i, &y) in labels.iter().enumerate() {
-        v[i * classes + y] = 1.0;
-    }
-    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
-}
-
-/// The relaxed cell's `[6, 5]` op weights from logits α `[6, 5]` and Gumbel noise g (eq. 13):
-/// soft: w = softmax((α + g)/τ) per edge; hard: the one-hot of argmax(α + g) in the forward pass
-/// with the soft weights' gradient (straight-through), where `hard_choice` is that argmax,
-/// decided on the host.
-pub fn relaxed_weights(
-    alpha: Tensor<2>,
-    gumbel: &ArchTable,
-    tau: f64,
-    hard_choice: Option<&Genotype>,
-) -> Tensor<2> {
-    let dev = alpha.device();
-    let g = Tensor::<2>::from_data(TensorData::new(gumbel.concat(), [NUM_EDGES, NUM_OPS]), &dev);
-    let soft = softmax((alpha + g).div_scalar(tau), 1);
-    match hard_choice {
-        None => soft,
-        Some(choice) => {
-            let mut h = vec![0f32; NUM_EDGES * NUM_OPS];
-            for (e, op) in choice.ops.iter().enumerate() {
-                h[e * NUM_OPS + op.index()] = 1.0;
-            }
-            let hard = Tensor::<2>::from_data(TensorData::new(h, [NUM_EDGES, NUM_OPS]), &dev);
-            hard - soft.clone().detach() + soft
-        }
-    }
-}
-
-/// Host copy of [`relaxed_weights`] at α = 0 (what the step's relaxed cell looked like), `[6][5]`.
-pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTable {
-    if hard {
-        let g = Genotype::argmax(gumbel);
-        return std::array::from_fn(|e| {
-            std::array::from_fn(|k| (g.ops[e].index() == k) as u8 as f32)
-        });
-    }
-    crate::nasi::softmax_rows(&gumbel.map(|r| r.map(|v| (v as f64 / tau) as f32)))
 }
 
 /// Uploads a host batch's inputs as a `[b, 3, size, size]` tensor.

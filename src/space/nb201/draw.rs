@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::space::{ArchTable, EDGES, Genotype, NUM_NODES, Op};
+use super::{ArchTable, EDGES, Genotype, NUM_NODES, Op};
 
 /// Colour (Okabe–Ito palette), SVG dash pattern and short glyph of each op, in op order.
 pub const OP_STYLE: [(&str, &str, &str); 5] = [

@@ -1,0 +1,66 @@
+//! The native command line (`nasi`): argument parsing, run folders, progress and printing.
+//! All computing is done by the library; this module only wires it to the terminal and disk.
+//!
+//! One file per subcommand (`search`, `score` with `lookup`, `bench`, `reproduce`,
+//! `correlate`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
+
+mod args;
+mod bench;
+mod correlate;
+mod reproduce;
+mod run;
+mod score;
+mod search;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use args::{Cli, Command, SearchCmd};
+pub(crate) use run::FORCE;
+pub use run::{keep_freed_memory, select_device};
+
+/// Exit status of a successful command.
+pub const EXIT_OK: i32 = 0;
+/// Exit status of a search stopped by the algorithm itself (a non-finite trace: the message names
+/// the step, and the run folder keeps the steps so far).
+pub const EXIT_STOPPED: i32 = 1;
+/// Exit status of bad input: a flag out of range, a malformed genotype, table, config or CIFAR
+/// file, a config too big for the memory (one line on stderr names the problem). clap's own
+/// usage errors exit with 2 as well.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// The one place where an error becomes an exit status (ripgrep's rule).
+fn exit_code(e: &anyhow::Error) -> i32 {
+    match e.downcast_ref::<crate::search::SearchError>() {
+        Some(crate::search::SearchError::NonFinite { .. }) => EXIT_STOPPED,
+        _ => EXIT_BAD_INPUT,
+    }
+}
+
+/// Runs the CLI on the process arguments and returns the exit status ([`EXIT_OK`],
+/// [`EXIT_STOPPED`], [`EXIT_BAD_INPUT`]).
+pub fn main() -> i32 {
+    keep_freed_memory();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let sub = matches.subcommand().map(|(_, m)| m.clone());
+    FORCE.store(cli.force, std::sync::atomic::Ordering::Relaxed);
+    let result = match cli.command {
+        None => search::search(SearchCmd::default(), None),
+        Some(Command::Search(c)) => search::search(c, sub.as_ref()),
+        Some(Command::Score(c)) => score::score(c),
+        Some(Command::Lookup(c)) => score::lookup(c),
+        Some(Command::Bench(c)) => bench::bench(c),
+        Some(Command::Reproduce(c)) => reproduce::reproduce(c, sub.as_ref()),
+        Some(Command::Correlate(c)) => correlate::correlate(c),
+    };
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Networks over a search space: the relaxed supernet and the standalone network of one cell
+//! (paper §3.3), with their parameters held as one flat list so that the NASI step can perturb
+//! them all at once (θ ± εv).
+//!
+//! * [`supernet`]: NB201's macro skeleton with a relaxed or fixed cell, and the ReLU tape that the
+//!   finite-difference Hessian-vector product replays.
+
+pub mod supernet;
