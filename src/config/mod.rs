@@ -50,65 +50,81 @@ serde_via_string!(NuRule);
 ///
 /// The same struct is the `nasi search` flags (clap), the `--config` file (TOML/JSON, kebab-case
 /// keys) and the resolved `config.toml` written into each run folder.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::Args))]
 #[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct SearchConfig {
     /// Seed of every random draw (weights, batches, Gumbel noise).
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.seed))]
     pub seed: u64,
     /// T, the number of NASI steps (gradient samples G_t of eq. 18).
-    #[arg(long, default_value_t = 40)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.steps))]
     pub steps: usize,
     /// Mini-batch size b of the NTK-trace estimator (eq. 12).
-    #[arg(long, default_value_t = 32)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.batch))]
     pub batch: usize,
     /// C, channels of the first stage of the supernet (stages have C, 2C, 4C).
-    #[arg(long, default_value_t = 8)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.channels))]
     pub channels: usize,
     /// N, cells per stage of the supernet.
-    #[arg(long, default_value_t = 1)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.cells))]
     pub cells: usize,
     /// Number of classes of the linear head (and of the random labels).
-    #[arg(long, default_value_t = 10)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.classes))]
     pub classes: usize,
     /// Input height and width in pixels (CIFAR-10 is 32; must be a multiple of 4, at least 8).
-    #[arg(long, default_value_t = 16)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.size))]
     pub size: usize,
     /// μ, weight of the penalty μ·max(0, T̃ − ν) in the reward (eq. 8); 0 turns it off.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.mu, allow_negative_numbers = true))]
     pub mu: f64,
     /// ν, the trace threshold: a number, or `mean` (mean T̃ of the earlier steps).
-    #[arg(long, default_value_t = NuRule::Mean, allow_negative_numbers = true)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.nu, allow_negative_numbers = true))]
     pub nu: NuRule,
     /// τ, Gumbel-softmax temperature of the relaxed cell (default 2: chosen by the ablation in
     /// docs/results.md on seeds 0–4, confirmed on seeds 5–9).
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.tau, allow_negative_numbers = true))]
     pub tau: f64,
     /// Hard straight-through Gumbel sample (one op per edge forward, soft gradient) instead of the
     /// soft mixture.
-    #[arg(long, default_value_t = false)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.hard))]
     pub hard: bool,
     /// Mini-batches: `gaussian`, `random-labels:PATH` or `cifar10:PATH`.
-    #[arg(long, default_value_t = DataSpec::Gaussian)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.data))]
     pub data: DataSpec,
     /// r of the finite-difference Hessian-vector product: θ ± (r/‖∇θL‖)·∇θL.
-    #[arg(long, default_value_t = 1e-3)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.fd_radius))]
     pub fd_radius: f64,
     /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
     /// `forward` (2 passes).
-    #[arg(long, value_enum, default_value_t = FdScheme::Central)]
+    #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.fd_scheme))]
     pub fd_scheme: FdScheme,
+}
+
+impl SearchConfig {
+    /// The defaults: the CLI flags' defaults, the page's form on a bare URL, the `default`
+    /// preset. (One constant, so the CLI's parser and the page, which has no parser, agree.)
+    pub const DEFAULT: SearchConfig = SearchConfig {
+        seed: 0,
+        steps: 40,
+        batch: 32,
+        channels: 8,
+        cells: 1,
+        classes: 10,
+        size: 16,
+        mu: 0.0,
+        nu: NuRule::Mean,
+        tau: 2.0,
+        hard: false,
+        data: DataSpec::Gaussian,
+        fd_radius: 1e-3,
+        fd_scheme: FdScheme::Central,
+    };
 }
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Wrap {
-            #[command(flatten)]
-            c: SearchConfig,
-        }
-        Wrap::parse_from(["nasi"]).c
+        Self::DEFAULT
     }
 }
 
@@ -271,6 +287,17 @@ pub fn file_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_parser_defaults_are_the_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            c: SearchConfig,
+        }
+        assert_eq!(Wrap::parse_from(["nasi"]).c, SearchConfig::default());
+    }
 
     #[test]
     fn defaults_are_valid_and_round_trip_through_toml_and_json() {

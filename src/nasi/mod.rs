@@ -30,7 +30,8 @@ pub mod relax;
 pub use relax::{relaxed_weights, relaxed_weights_host, softmax_rows};
 
 /// How the Hessian-vector product ∇αT̃ = 2·(∂²L/∂α∂θ)·v is differenced (see [`crate::nasi`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FdScheme {
     /// [∇αL(θ+εv) − ∇αL(θ−εv)]/ε: error O(ε²), three forward/backward passes per step.
