@@ -329,6 +329,13 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             vec!["search", "--seed", "18446744073709551615"],
             "seed must be at most 9223372036854775807",
         ),
+        (
+            vec![
+                "darts",
+                "Genotype(normal=[('none', 0)], normal_concat=[2, 3, 4, 5])",
+            ],
+            "malformed DARTS genotype: `reduce` is missing",
+        ),
     ];
     for (args, needle) in cases {
         let o = nasi(&args);
@@ -342,6 +349,24 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn darts_counts_a_pasted_genotype_as_the_reference() {
+    let text = nasi::space::darts::DARTS_V2.replace('\'', "\"");
+    let v = nasi_json(&["darts", &text, "--json"]);
+    assert_eq!(v["genotype"], nasi::space::darts::DARTS_V2);
+    assert_eq!(v["params"], 3_349_342);
+    let v = nasi_json(&[
+        "darts",
+        &text,
+        "--json",
+        "--channels",
+        "16",
+        "--layers",
+        "8",
+    ]);
+    assert!(v["params"].as_u64().unwrap() < 1_000_000);
 }
 
 #[test]

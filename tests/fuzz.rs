@@ -1,4 +1,5 @@
-//! Every parser a user's input reaches, fuzzed: the NB201 string, the accuracy CSV, the config
+//! Every parser a user's input reaches, fuzzed: the NB201 string, the DARTS `Genotype(...)`
+//! text, the accuracy CSV, the config
 //! file (TOML and JSON), the URL hash, the trajectory JSONL, the result JSON and the CIFAR-10
 //! batch. Arbitrary bytes and mutations of valid inputs must never panic (proptest turns a panic
 //! into a failure with the shrunk input) and either parse or return the module's error; valid
@@ -157,6 +158,23 @@ fn nb201_strings() {
     fuzz(text_near(valid), |t| {
         if let Ok(g) = t.parse::<Genotype>() {
             prop_assert_eq!(g.to_string().parse::<Genotype>().unwrap(), g);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn darts_genotypes() {
+    use nasi::space::darts::{DARTS_V2, Genotype as Darts};
+    use rand::SeedableRng;
+    fuzz(any::<u64>(), |seed| {
+        let g = Darts::random(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        prop_assert_eq!(g.to_string().parse::<Darts>().unwrap(), g);
+        Ok(())
+    });
+    fuzz(text_near(DARTS_V2), |t| {
+        if let Ok(g) = t.parse::<Darts>() {
+            prop_assert_eq!(g.to_string().parse::<Darts>().unwrap(), g);
         }
         Ok(())
     });

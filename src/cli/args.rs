@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Reproduce(ReproduceCmd),
     /// Rank correlation of training-free proxies with NB201 accuracy over sampled cells.
     Correlate(CorrelateCmd),
+    /// Check a DARTS `Genotype(...)` and count its evaluation network's parameters.
+    Darts(DartsCmd),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -76,6 +78,22 @@ pub(crate) struct LookupCmd {
     /// NB201 accuracy table (CSV).
     #[arg(long)]
     pub(crate) nb201: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DartsCmd {
+    /// The genotype as DARTS's `genotypes.py` writes it: `Genotype(normal=[('sep_conv_3x3', 0),
+    /// …], normal_concat=[2, 3, 4, 5], reduce=[…], reduce_concat=[2, 3, 4, 5])`.
+    pub(crate) genotype: String,
+    /// C of the evaluation network (DARTS's CIFAR-10 setting: 36).
+    #[arg(long, default_value_t = 36)]
+    pub(crate) channels: usize,
+    /// Cells of the evaluation network (DARTS's CIFAR-10 setting: 20).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) layers: usize,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,

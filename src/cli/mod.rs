@@ -2,11 +2,12 @@
 //! All computing is done by the library; this module only wires it to the terminal and disk.
 //!
 //! One file per subcommand (`search`, `score` with `lookup`, `bench`, `reproduce`,
-//! `correlate`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
+//! `correlate`, `darts`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
 
 mod args;
 mod bench;
 mod correlate;
+mod darts;
 mod reproduce;
 mod run;
 mod score;
@@ -55,6 +56,7 @@ pub fn main() -> i32 {
         Some(Command::Bench(c)) => bench::bench(c),
         Some(Command::Reproduce(c)) => reproduce::reproduce(c, sub.as_ref()),
         Some(Command::Correlate(c)) => correlate::correlate(c),
+        Some(Command::Darts(c)) => darts::darts(c),
     };
     match result {
         Ok(()) => EXIT_OK,

@@ -2,7 +2,10 @@
 //! (paper §3.3), with their parameters held as one flat list so that the NASI step can perturb
 //! them all at once (θ ± εv).
 //!
+//! * [`darts`]: the DARTS search and evaluation networks' parameters, named and counted as the
+//!   reference code does (the forward pass is the DARTS issue's next step).
 //! * [`supernet`]: NB201's macro skeleton with a relaxed or fixed cell, and the ReLU tape that the
 //!   finite-difference Hessian-vector product replays.
 
+pub mod darts;
 pub mod supernet;

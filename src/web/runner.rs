@@ -53,9 +53,9 @@ pub fn control() -> Rc<Control> {
 
 /// Peak memory the page allows a live run on WebGPU: a browser tab that asks for more than
 /// this freezes or is killed, on most visitors' machines, before it can report anything.
-pub const GPU_BUDGET_BYTES: u64 = 1 << 30;
+pub const GPU_BUDGET_BYTES: u64 = 1_000_000_000;
 /// The same for the CPU (wasm) fallback, whose heap is the tab's own.
-pub const CPU_BUDGET_BYTES: u64 = 512 << 20;
+pub const CPU_BUDGET_BYTES: u64 = 512_000_000;
 
 /// A notice when `config`'s estimated peak memory ([`crate::memory::peak_bytes`]) is over
 /// the page's budget for the device it would run on; `None` when it fits.
