@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::space::{NUM_EDGES, NUM_OPS};
+use crate::space::ArchTable;
 
 /// Where a search's mini-batches come from.
 ///
@@ -83,14 +83,13 @@ pub fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Standard Gumbel noise g = −ln(−ln U) for the `[6, 5]` relaxed cell (Gumbel-softmax, paper §3.3).
-pub fn gumbel(rng: &mut ChaCha8Rng) -> [[f32; NUM_OPS]; NUM_EDGES] {
-    std::array::from_fn(|_| {
-        std::array::from_fn(|_| {
-            // U in (0, 1): avoid the endpoints, where the transform is infinite.
-            let u: f64 = rng.random_range(1e-12..1.0 - 1e-12);
-            (-(-u.ln()).ln()) as f32
-        })
+/// Standard Gumbel noise g = −ln(−ln U) for a relaxed cell of shape `[rows, ops]` (NB201's
+/// `[6, 5]`; Gumbel-softmax, paper §3.3), drawn row by row.
+pub fn gumbel(rng: &mut ChaCha8Rng, [rows, ops]: [usize; 2]) -> ArchTable {
+    ArchTable::from_fn(rows, ops, |_, _| {
+        // U in (0, 1): avoid the endpoints, where the transform is infinite.
+        let u: f64 = rng.random_range(1e-12..1.0 - 1e-12);
+        (-(-u.ln()).ln()) as f32
     })
 }
 
@@ -370,8 +369,8 @@ mod tests {
         let mut a = Sampler::new(&DataSpec::Gaussian, 7, 3, 8, 10).unwrap();
         let mut b = Sampler::new(&DataSpec::Gaussian, 7, 3, 8, 10).unwrap();
         assert_eq!(a.next_batch(), b.next_batch());
-        let g1 = gumbel(&mut rng(7, RngStream::Gumbel));
-        let g2 = gumbel(&mut rng(7, RngStream::Gumbel));
+        let g1 = gumbel(&mut rng(7, RngStream::Gumbel), [6, 5]);
+        let g2 = gumbel(&mut rng(7, RngStream::Gumbel), [6, 5]);
         assert_eq!(g1, g2);
         assert_ne!(
             normal(&mut rng(7, RngStream::Init), 4),

@@ -213,8 +213,8 @@ mod tests {
     use crate::space::Genotype;
 
     fn step(t: usize, trace: f64) -> StepRecord {
-        let mut probs = [[0.2f32; 5]; 6];
-        probs[0] = [0.0, 0.1, 0.2, 0.6, 0.1];
+        let mut probs = crate::space::ArchTable::from_fn(6, 5, |_, _| 0.2);
+        probs[0].copy_from_slice(&[0.0, 0.1, 0.2, 0.6, 0.1]);
         StepRecord {
             step: t + 1,
             trace,
@@ -224,10 +224,10 @@ mod tests {
             penalty_active: false,
             grad_norm: 1.0,
             running_max: 1.0,
-            weights: probs,
-            alpha: [[0.0; 5]; 6],
-            probs,
+            weights: probs.clone(),
+            alpha: crate::space::ArchTable::zeros(6, 5),
             genotype: Genotype::argmax(&probs),
+            probs,
             elapsed_ms: 0.0,
         }
     }

@@ -109,7 +109,7 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
     let e = &f.expected;
     let (rl, rt) = (rel(got.loss as f64, e.loss), rel(got.trace as f64, e.trace));
 
-    let g: Vec<f64> = got.grad_trace.iter().flatten().map(|&v| v as f64).collect();
+    let g: Vec<f64> = got.grad_trace.values().iter().map(|&v| v as f64).collect();
     let want: Vec<f64> = e.grad_trace.iter().flatten().copied().collect();
     let dot: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
     let n = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
@@ -118,12 +118,12 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
     let rg = n(&diff) / n(&want);
 
     let ad = device.clone().autodiff();
-    let choice = c.hard.then(|| nasi::space::Genotype::argmax(&f.gumbel));
+    let choice = c.hard.then(|| f.gumbel.row_argmax());
     let w = relaxed_weights(
         Tensor::zeros([NUM_EDGES, NUM_OPS], &ad),
         &f.gumbel,
         c.tau,
-        choice.as_ref(),
+        choice.as_deref(),
     );
     let x = input_tensor(&batch, &device).autodiff();
     let ntk = exact_ntk(net.params(), c.batch, c.classes, |p| {

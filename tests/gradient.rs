@@ -41,9 +41,9 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
     let batch = Sampler::new(&nasi::config::DataSpec::Gaussian, 11, 6, 8, 4)
         .unwrap()
         .next_batch();
-    let noise = gumbel(&mut rng(11, RngStream::Gumbel));
+    let noise = gumbel(&mut rng(11, RngStream::Gumbel), nasi::space::nb201::SHAPE);
     let tau = 1.0;
-    let choice = hard.then(|| nasi::space::Genotype::argmax(&noise));
+    let choice = hard.then(|| noise.row_argmax());
     let input = StepInput {
         batch: &batch,
         gumbel: &noise,
@@ -71,7 +71,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
         Tensor::zeros([NUM_EDGES, NUM_OPS], &ad),
         &noise,
         tau,
-        choice.as_ref(),
+        choice.as_deref(),
     );
     let x = input_tensor(&batch, &device).autodiff();
     let _ = net.forward(net.params(), x, &CellMix::Relaxed(w0), &mut rec);
@@ -87,7 +87,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
                 let mut a = vec![0f32; NUM_EDGES * NUM_OPS];
                 a[j] = sign * h;
                 let alpha = Tensor::<2>::from_data(TensorData::new(a, [NUM_EDGES, NUM_OPS]), &ad);
-                let w = relaxed_weights(alpha, &noise, tau, choice.as_ref());
+                let w = relaxed_weights(alpha, &noise, tau, choice.as_deref());
                 t[s] = relaxed_trace(&net, &batch, w, &mut rec.replay(), &device);
             }
             brute.push((t[0] - t[1]) / (2.0 * h as f64));
@@ -101,7 +101,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
         for (j, d) in dw.iter_mut().enumerate() {
             let mut t = [0.0; 2];
             for (s, sign) in [1.0f32, -1.0].iter().enumerate() {
-                let mut w: Vec<f32> = w_host.concat();
+                let mut w: Vec<f32> = w_host.values().to_vec();
                 w[j] += sign * h;
                 let w = Tensor::<2>::from_data(TensorData::new(w, [NUM_EDGES, NUM_OPS]), &ad);
                 t[s] = relaxed_trace(&net, &batch, w, &mut rec.replay(), &device);
@@ -109,7 +109,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
             *d = (t[0] - t[1]) / (2.0 * h as f64);
         }
         for e in 0..NUM_EDGES {
-            let p = soft[e].map(|v| v as f64);
+            let p: Vec<f64> = soft[e].iter().map(|&v| v as f64).collect();
             for j in 0..NUM_OPS {
                 let g: f64 = (0..NUM_OPS)
                     .map(|k| dw[e * NUM_OPS + k] * p[k] * (((k == j) as u8 as f64) - p[j]) / tau)

@@ -31,8 +31,8 @@ fn events_come_in_order_and_are_reproducible() {
     for (x, y) in a.iter().zip(&b) {
         if let (SearchEvent::Step(x), SearchEvent::Step(y)) = (x, y) {
             assert_eq!(
-                (x.trace, x.alpha, x.genotype),
-                (y.trace, y.alpha, y.genotype)
+                (x.trace, &x.alpha, x.genotype),
+                (y.trace, &y.alpha, y.genotype)
             );
             assert!(x.trace.is_finite() && x.trace > 0.0);
         }
@@ -80,7 +80,7 @@ fn non_finite_trace_stops_with_the_step_named() {
     let bad = StepValues {
         trace: f32::NAN,
         loss: 1.0,
-        grad_trace: [[0.0; 5]; 6],
+        grad_trace: nasi::space::ArchTable::zeros(6, 5),
     };
     match s.absorb(bad, noise) {
         Err(e @ SearchError::NonFinite { step: 2, .. }) => {

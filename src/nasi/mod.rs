@@ -21,7 +21,6 @@ use crate::data::Batch;
 use crate::loss::{cross_entropy, one_hot};
 use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
 use crate::ntk::grad_norm_sq;
-use crate::space::{Genotype, NUM_EDGES, NUM_OPS};
 
 pub use crate::space::ArchTable;
 
@@ -86,11 +85,12 @@ impl StepValues {
     /// Assembles host values from read-back tensor data.
     pub fn from_data(trace: TensorData, loss: TensorData, grad: TensorData) -> Self {
         let scalar = |d: TensorData| d.try_to_vec::<f32>().expect("f32 data")[0];
+        let ops = *grad.shape().last().expect("a [rows, ops] gradient");
         let g = grad.try_to_vec::<f32>().expect("f32 data");
         StepValues {
             trace: scalar(trace),
             loss: scalar(loss),
-            grad_trace: std::array::from_fn(|e| std::array::from_fn(|k| g[e * NUM_OPS + k])),
+            grad_trace: ArchTable::from_values(ops, g),
         }
     }
 }
@@ -119,8 +119,8 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
     let classes = net.config.classes;
     let x = input_tensor(input.batch, device).autodiff();
     let onehot = one_hot(&input.batch.labels, classes, device);
-    let choice = input.hard.then(|| Genotype::argmax(input.gumbel));
-    let alpha0 = Tensor::<2>::zeros([NUM_EDGES, NUM_OPS], &dev);
+    let choice = input.hard.then(|| input.gumbel.row_argmax());
+    let alpha0 = Tensor::<2>::zeros(input.gumbel.shape(), &dev);
 
     // Pass 0: θ₀; record the ReLU masks. α is tracked only when the forward scheme needs ∇αL(θ₀).
     let forward = input.fd_scheme == FdScheme::Forward;
@@ -129,7 +129,7 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
     } else {
         alpha0.clone()
     };
-    let w0 = relaxed_weights(alpha_0.clone(), input.gumbel, input.tau, choice.as_ref());
+    let w0 = relaxed_weights(alpha_0.clone(), input.gumbel, input.tau, choice.as_deref());
     let mut tape = ReluTape::Record(Vec::new());
     let gn = grad_norm_sq(net.params(), onehot.clone(), |p| {
         net.forward(p, x.clone(), &CellMix::Relaxed(w0.clone()), &mut tape)
@@ -146,7 +146,7 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
             .map(|(p, v)| (p.clone() + v.clone() * eps.clone().mul_scalar(sign)).autodiff())
             .collect();
         let alpha = tracked_alpha(&alpha0);
-        let w = relaxed_weights(alpha.clone(), input.gumbel, input.tau, choice.as_ref());
+        let w = relaxed_weights(alpha.clone(), input.gumbel, input.tau, choice.as_deref());
         let mut replay = tape.replay();
         let logits = net.forward(&params, x.clone(), &CellMix::Relaxed(w), &mut replay);
         let loss = cross_entropy(logits, onehot.clone().autodiff());
@@ -224,7 +224,7 @@ pub fn reward_grad(grad_trace: &ArchTable, trace: f64, mu: f64, nu: Option<f64>)
         Some(nu) if trace > nu => 1.0 - mu,
         _ => 1.0,
     } as f32;
-    grad_trace.map(|row| row.map(|v| v * factor))
+    grad_trace.map(|v| v * factor)
 }
 
 /// Frobenius norm of a `[6][5]` table.
@@ -236,22 +236,36 @@ pub fn frobenius_norm(t: &ArchTable) -> f64 {
         .sqrt()
 }
 
-/// α* of eq. 18: Σ_t G_t / max_{s≤t}‖G_s‖, accumulated one step at a time.
-#[derive(Clone, Debug, Default)]
+/// α* of eq. 18: Σ_t G_t / max_{s≤t}‖G_s‖, accumulated one step at a time, over a table of the
+/// space's shape.
+#[derive(Clone, Debug)]
 pub struct AlphaAccumulator {
-    sum: [[f64; NUM_OPS]; NUM_EDGES],
+    sum: Vec<f64>,
+    ops: usize,
     running_max: f64,
 }
 
 impl AlphaAccumulator {
+    /// An empty sum over `[rows, ops]` (α* = 0).
+    pub fn new([rows, ops]: [usize; 2]) -> Self {
+        AlphaAccumulator {
+            sum: vec![0.0; rows * ops],
+            ops,
+            running_max: 0.0,
+        }
+    }
+
     /// Adds G_t; returns max_{s≤t}‖G_s‖. A zero gradient (all steps so far zero) adds nothing.
     pub fn push(&mut self, g: &ArchTable) -> f64 {
+        assert_eq!(
+            (self.sum.len(), self.ops),
+            (g.values().len(), g.ops()),
+            "G_t has the accumulator's shape"
+        );
         self.running_max = self.running_max.max(frobenius_norm(g));
         if self.running_max > 0.0 {
-            for (srow, grow) in self.sum.iter_mut().zip(g) {
-                for (s, &v) in srow.iter_mut().zip(grow) {
-                    *s += v as f64 / self.running_max;
-                }
+            for (s, &v) in self.sum.iter_mut().zip(g.values()) {
+                *s += v as f64 / self.running_max;
             }
         }
         self.running_max
@@ -259,7 +273,7 @@ impl AlphaAccumulator {
 
     /// The current α*.
     pub fn alpha(&self) -> ArchTable {
-        self.sum.map(|r| r.map(|v| v as f32))
+        ArchTable::from_values(self.ops, self.sum.iter().map(|&v| v as f32).collect())
     }
 }
 
@@ -272,17 +286,17 @@ mod tests {
         assert_eq!(reward(3.0, 2.0, Some(1.0)), 3.0 - 4.0);
         assert_eq!(reward(0.5, 2.0, Some(1.0)), 0.5);
         assert_eq!(reward(3.0, 2.0, None), 3.0);
-        let g = [[1.0; 5]; 6];
+        let g = ArchTable::from_fn(6, 5, |_, _| 1.0);
         assert_eq!(reward_grad(&g, 3.0, 2.0, Some(1.0))[0][0], -1.0);
         assert_eq!(reward_grad(&g, 0.5, 2.0, Some(1.0))[0][0], 1.0);
     }
 
     #[test]
     fn accumulator_normalises_by_the_running_max() {
-        let mut acc = AlphaAccumulator::default();
-        let mut g1 = [[0.0; 5]; 6];
+        let mut acc = AlphaAccumulator::new([6, 5]);
+        let mut g1 = ArchTable::zeros(6, 5);
         g1[0][0] = 2.0;
-        let mut g2 = [[0.0; 5]; 6];
+        let mut g2 = ArchTable::zeros(6, 5);
         g2[0][1] = 1.0;
         assert_eq!(acc.push(&g1), 2.0);
         assert_eq!(acc.push(&g2), 2.0);

@@ -4,51 +4,52 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::space::{ArchTable, Genotype, NUM_EDGES, NUM_OPS};
+use crate::space::ArchTable;
 
-/// The relaxed cell's `[6, 5]` op weights from logits α `[6, 5]` and Gumbel noise g (eq. 13):
-/// soft: w = softmax((α + g)/τ) per edge; hard: the one-hot of argmax(α + g) in the forward pass
-/// with the soft weights' gradient (straight-through), where `hard_choice` is that argmax,
-/// decided on the host.
+/// The relaxed cell's `[rows, ops]` op weights from logits α and Gumbel noise g of the same
+/// shape (eq. 13): soft: w = softmax((α + g)/τ) per row; hard: the one-hot of argmax(α + g) in
+/// the forward pass with the soft weights' gradient (straight-through), where `hard_choice` is
+/// that argmax per row ([`ArchTable::row_argmax`] of g at α = 0), decided on the host. The hard
+/// sample is this per-row argmax in every space, whatever the space's derivation rule.
 pub fn relaxed_weights(
     alpha: Tensor<2>,
     gumbel: &ArchTable,
     tau: f64,
-    hard_choice: Option<&Genotype>,
+    hard_choice: Option<&[usize]>,
 ) -> Tensor<2> {
     let dev = alpha.device();
-    let g = Tensor::<2>::from_data(TensorData::new(gumbel.concat(), [NUM_EDGES, NUM_OPS]), &dev);
+    let shape = gumbel.shape();
+    let g = Tensor::<2>::from_data(TensorData::new(gumbel.values().to_vec(), shape), &dev);
     let soft = softmax((alpha + g).div_scalar(tau), 1);
     match hard_choice {
         None => soft,
         Some(choice) => {
-            let mut h = vec![0f32; NUM_EDGES * NUM_OPS];
-            for (e, op) in choice.ops.iter().enumerate() {
-                h[e * NUM_OPS + op.index()] = 1.0;
-            }
-            let hard = Tensor::<2>::from_data(TensorData::new(h, [NUM_EDGES, NUM_OPS]), &dev);
+            let hard = one_hot_rows(choice, shape[1]);
+            let hard = Tensor::<2>::from_data(TensorData::new(hard.values().to_vec(), shape), &dev);
             hard - soft.clone().detach() + soft
         }
     }
 }
 
-/// Host copy of [`relaxed_weights`] at α = 0 (what the step's relaxed cell looked like), `[6][5]`.
-pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTable {
-    if hard {
-        let g = Genotype::argmax(gumbel);
-        return std::array::from_fn(|e| {
-            std::array::from_fn(|k| (g.ops[e].index() == k) as u8 as f32)
-        });
-    }
-    softmax_rows(&gumbel.map(|r| r.map(|v| (v as f64 / tau) as f32)))
+/// The table with a 1 at `choice[r]` in each row `r` and zeros elsewhere.
+fn one_hot_rows(choice: &[usize], ops: usize) -> ArchTable {
+    ArchTable::from_fn(choice.len(), ops, |r, k| (choice[r] == k) as u8 as f32)
 }
 
-/// Row-wise softmax of a `[6][5]` table (op probabilities per edge).
+/// Host copy of [`relaxed_weights`] at α = 0 (what the step's relaxed cell looked like).
+pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTable {
+    if hard {
+        return one_hot_rows(&gumbel.row_argmax(), gumbel.ops());
+    }
+    softmax_rows(&gumbel.map(|v| (v as f64 / tau) as f32))
+}
+
+/// Row-wise softmax of a table (op probabilities per edge), in f64.
 pub fn softmax_rows(t: &ArchTable) -> ArchTable {
-    t.map(|row| {
+    t.map_rows(|row| {
         let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e = row.map(|v| ((v - m) as f64).exp());
+        let e: Vec<f64> = row.iter().map(|&v| ((v - m) as f64).exp()).collect();
         let s: f64 = e.iter().sum();
-        e.map(|v| (v / s) as f32)
+        e.iter().map(|&v| (v / s) as f32).collect()
     })
 }

@@ -15,10 +15,11 @@ use crate::nasi::{
     softmax_rows, trace_and_alpha_grad,
 };
 use crate::net::supernet::Supernet;
-use crate::space::Genotype;
+use crate::space::{Genotype, SpaceKind};
 
-/// Version of the trajectory and result formats.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the trajectory and result formats. 2: the start event and the result name their
+/// search space (`space`); version-1 files, which have no such field, are NB201's and still load.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What a search tells its consumers, in order: one `Started`, one `Step` per step, one
 /// `Finished` (or an error from [`Search::step`]).
@@ -36,6 +37,9 @@ pub enum SearchEvent {
 /// Facts about a search known before its first step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StartInfo {
+    /// The search space (absent in version-1 files: NB201).
+    #[serde(default)]
+    pub space: SpaceKind,
     /// The resolved configuration.
     pub config: SearchConfig,
     /// Scalars in the supernet.
@@ -82,6 +86,9 @@ pub struct StepRecord {
 pub struct SearchResult {
     /// Format version.
     pub schema_version: u32,
+    /// The search space (absent in version-1 files: NB201).
+    #[serde(default)]
+    pub space: SpaceKind,
     /// The selected cell as an NB201 string.
     pub genotype: Genotype,
     /// Its op indices in edge order.
@@ -162,7 +169,7 @@ impl Search {
             net,
             sampler,
             gumbel_rng: rng(config.seed, RngStream::Gumbel),
-            acc: AlphaAccumulator::default(),
+            acc: AlphaAccumulator::new(crate::space::nb201::SHAPE),
             traces: Vec::new(),
             step: 0,
             started: Instant::now(),
@@ -174,6 +181,7 @@ impl Search {
     /// The `Started` event's content.
     pub fn start_info(&self) -> StartInfo {
         StartInfo {
+            space: SpaceKind::Nb201,
             config: self.config.clone(),
             params: self.net.num_params(None),
             backend: self.backend.clone(),
@@ -202,7 +210,10 @@ impl Search {
 
     /// The next batch and Gumbel sample (host side, deterministic in the seed).
     pub fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
-        (self.sampler.next_batch(), gumbel(&mut self.gumbel_rng))
+        (
+            self.sampler.next_batch(),
+            gumbel(&mut self.gumbel_rng, crate::space::nb201::SHAPE),
+        )
     }
 
     /// The step input for a drawn batch and noise.
@@ -260,9 +271,9 @@ impl Search {
             grad_norm: frobenius_norm(&g),
             running_max,
             weights,
-            alpha,
             probs: softmax_rows(&alpha),
             genotype: Genotype::argmax(&alpha),
+            alpha,
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
         })
     }
@@ -273,10 +284,11 @@ impl Search {
         let genotype = Genotype::argmax(&alpha);
         SearchResult {
             schema_version: SCHEMA_VERSION,
+            space: SpaceKind::Nb201,
             genotype,
             op_indices: genotype.indices().to_vec(),
-            alpha,
             probs: softmax_rows(&alpha),
+            alpha,
             steps: self.step,
             seconds: self.started.elapsed().as_secs_f64(),
             mean_trace: self.traces.iter().sum::<f64>() / self.traces.len().max(1) as f64,
@@ -381,5 +393,16 @@ mod tests {
         v["nb201"] = serde_json::json!(null);
         assert_eq!(&parse_result(&v.to_string()).unwrap(), r);
         assert!(parse_result("{}").is_err());
+        // Version 2 names the space; a version-1 file (no `space`) is read as NB201's.
+        assert!(text.contains(r#""space":"nb201""#), "{text}");
+        let v1 = text.replace(r#""space":"nb201","#, "");
+        assert!(!v1.contains("space"));
+        let old = parse_trajectory(&v1).unwrap();
+        assert_eq!(old, events, "version 1 loads as NB201");
+        let shipped = parse_trajectory(include_str!("../../www/presets/tiny.jsonl")).unwrap();
+        let SearchEvent::Started(info) = &shipped[0] else {
+            panic!("a start event")
+        };
+        assert_eq!(info.space, SpaceKind::Nb201);
     }
 }

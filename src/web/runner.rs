@@ -353,7 +353,10 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
     let batch = crate::data::Sampler::new(&crate::config::DataSpec::Gaussian, 0, 8, 8, 10)
         .map_err(|e| e.to_string())?
         .next_batch();
-    let noise = crate::data::gumbel(&mut crate::data::rng(0, crate::data::RngStream::Gumbel));
+    let noise = crate::data::gumbel(
+        &mut crate::data::rng(0, crate::data::RngStream::Gumbel),
+        crate::space::nb201::SHAPE,
+    );
     let input = crate::nasi::StepInput {
         batch: &batch,
         gumbel: &noise,

@@ -301,9 +301,9 @@ fn CellView(props: &StateProps) -> Html {
     };
     let probs = s
         .shown_step()
-        .map(|st| st.probs)
-        .or(s.result.as_ref().map(|r| r.probs));
-    let svg = crate::space::nb201::draw::cell_svg(&g, probs.as_ref());
+        .map(|st| &st.probs)
+        .or(s.result.as_ref().map(|r| &r.probs));
+    let svg = crate::space::nb201::draw::cell_svg(&g, probs);
     let text = g.to_string();
     let onmouseover = hover_edge(s);
     let onmouseleave = {
@@ -493,11 +493,11 @@ fn Files(props: &StateProps) -> Html {
         let st = s.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(g) = st.shown_genotype() {
-                let probs = st.shown_step().map(|x| x.probs);
+                let probs = st.shown_step().map(|x| &x.probs);
                 download(
                     "cell.svg",
                     "image/svg+xml",
-                    &crate::space::nb201::draw::cell_svg(&g, probs.as_ref()),
+                    &crate::space::nb201::draw::cell_svg(&g, probs),
                 );
             }
         })

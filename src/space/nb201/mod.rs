@@ -26,9 +26,10 @@ pub const NUM_NODES: usize = 4;
 /// `EDGES[e]`.
 pub const EDGES: [(usize, usize); NUM_EDGES] = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)];
 
-/// A `[6][5]` table on the host (α, its gradient, op weights or probabilities): row `e` is edge
-/// `EDGES[e]`, column `k` is op `Op::ALL[k]`.
-pub type ArchTable = [[f32; NUM_OPS]; NUM_EDGES];
+pub use super::arch::ArchTable;
+
+/// NB201's `[6, 5]` table shape: row `e` is edge `EDGES[e]`, column `k` is op `Op::ALL[k]`.
+pub const SHAPE: [usize; 2] = [NUM_EDGES, NUM_OPS];
 
 /// A candidate operation of NAS-Bench-201, in XAutoDL's order (its index is the op index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,16 +143,11 @@ impl Genotype {
     ///
     /// Ties go to the lowest op index; NaN scores never win.
     pub fn argmax(scores: &ArchTable) -> Self {
-        let ops = scores.map(|row| {
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] || (row[best].is_nan() && !v.is_nan()) {
-                    best = i;
-                }
-            }
-            Op::ALL[best]
-        });
-        Genotype { ops }
+        assert_eq!(scores.shape(), SHAPE, "an NB201 table");
+        let best = scores.row_argmax();
+        Genotype {
+            ops: std::array::from_fn(|e| Op::ALL[best[e]]),
+        }
     }
 
     /// The cell with index `i` in the enumeration order where edge 0's op varies slowest
@@ -359,9 +355,9 @@ mod tests {
 
     #[test]
     fn argmax_takes_the_largest_and_skips_nan() {
-        let mut s = [[0.0f32; 5]; 6];
-        s[0] = [f32::NAN, 1.0, 3.0, 2.0, 0.0];
-        s[1] = [1.0, 1.0, 1.0, 1.0, 1.0];
+        let mut s = ArchTable::zeros(6, 5);
+        s[0].copy_from_slice(&[f32::NAN, 1.0, 3.0, 2.0, 0.0]);
+        s[1].copy_from_slice(&[1.0, 1.0, 1.0, 1.0, 1.0]);
         assert_eq!(Genotype::argmax(&s).ops[0], Op::NorConv1x1);
         assert_eq!(Genotype::argmax(&s).ops[1], Op::None);
     }
