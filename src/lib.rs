@@ -10,6 +10,7 @@
 //! * [`ntk`]: NTK-trace estimators (T̃, exact trace, the `[b, b]` NTK);
 //! * [`nasi`]: the objective and its α-gradient by a finite-difference Hessian-vector product;
 //! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
+//! * [`score`]: one standalone cell scored (T̃, exact NTK), for `nasi score`, the page and the proxies;
 //! * [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
 //! * [`config`], [`data`], [`nb201`]: settings, batches, accuracy tables;
 //! * [`stats`]: rank correlations and moments for reports;
@@ -58,6 +59,7 @@ pub mod net;
 pub mod ntk;
 pub mod plot;
 pub mod proxies;
+pub mod score;
 pub mod search;
 pub mod space;
 pub mod stats;

@@ -11,17 +11,15 @@
 use burn::tensor::{Device, Tensor};
 
 use crate::config::SearchConfig;
-use crate::data::{Batch, DataError, Sampler};
-use crate::loss::one_hot;
-use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
-use crate::ntk::{exact_ntk, grad_norm_sq, tracked};
+use crate::data::DataError;
+use crate::net::supernet::{CellMix, ReluTape, input_tensor};
+use crate::ntk::tracked;
+use crate::score::CellProbe;
 use crate::space::Genotype;
 
-/// The shared weights and batch against which every cell is scored.
+/// The shared weights and batch against which every cell is scored ([`CellProbe`]).
 pub struct ProxyContext {
-    net: Supernet,
-    batch: Batch,
-    device: Device,
+    probe: CellProbe,
 }
 
 /// Proxy values of one cell (NaN where not computed).
@@ -43,25 +41,18 @@ impl ProxyContext {
     /// Weights from `cfg.seed`'s init stream (shared by all cells: a cell's network uses the
     /// subset its ops need) and the first batch of `cfg.data`.
     pub fn new(cfg: &SearchConfig, device: &Device) -> Result<Self, DataError> {
-        let net = cfg.supernet().init(cfg.seed, device);
-        let batch =
-            Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?.next_batch();
         Ok(ProxyContext {
-            net,
-            batch,
-            device: device.clone(),
+            probe: CellProbe::new(cfg, cfg.batch, device)?,
         })
     }
 
     /// Scores the standalone network of `g`; the exact trace only when `exact` (b·K passes).
     pub fn scores(&self, g: &Genotype, exact: bool) -> ProxyScores {
-        let (net, dev) = (&self.net, &self.device);
-        let k = net.config.classes;
+        let (net, dev) = (self.probe.net(), self.probe.device());
         let mix = CellMix::Fixed(*g);
-        let x = input_tensor(&self.batch, dev);
-        let xa = x.clone().autodiff();
-        let f = |p: &[Tensor<1>]| net.forward(p, xa.clone(), &mix, &mut ReluTape::Free);
-        let gn = grad_norm_sq(net.params(), one_hot(&self.batch.labels, k, dev), f);
+        let x = input_tensor(self.probe.batch(), dev);
+        let scored = self.probe.tensors(g, exact);
+        let gn = scored.grad_norm;
         let nasi_trace = scalar(gn.trace);
         let grad_norm: f64 = gn
             .grad
@@ -86,7 +77,7 @@ impl ProxyContext {
         // NASWOT: K_H = Σ_relu [c cᵀ + (1−c)(1−c)ᵀ] over binary activation codes c.
         let mut tape = ReluTape::Record(Vec::new());
         let _ = net.forward(net.params(), x, &mix, &mut tape);
-        let b = self.batch.batch;
+        let b = self.probe.batch().batch;
         let ReluTape::Record(masks) = tape else {
             unreachable!("recording tape")
         };
@@ -112,14 +103,11 @@ impl ProxyContext {
                 .sum()
         });
 
-        let exact_trace = if exact {
-            let ntk = exact_ntk(net.params(), b, k, f);
+        let exact_trace = scored.ntk.map_or(f64::NAN, |ntk| {
             (0..b)
                 .map(|i| scalar(ntk.clone().slice([i..i + 1, i..i + 1]).sum()))
                 .sum()
-        } else {
-            f64::NAN
-        };
+        });
         ProxyScores {
             nasi_trace,
             grad_norm,

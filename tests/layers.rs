@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("settings", &["config"]),
     (
         "the search and what reads settings",
-        &["search", "memory", "proxies"],
+        &["search", "memory", "score", "proxies"],
     ),
     ("drawing shared by the faces", &["plot"]),
     ("faces", &["cli", "web"]),

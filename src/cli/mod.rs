@@ -29,6 +29,16 @@ pub const EXIT_STOPPED: i32 = 1;
 /// usage errors exit with 2 as well.
 pub const EXIT_BAD_INPUT: i32 = 2;
 
+/// A closed pipe (`nasi … | head`) ends the process quietly, as it does other command-line tools,
+/// instead of a panic in `println!`: SIGPIPE gets its default action back (Rust ignores it).
+fn quiet_broken_pipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The one place where an error becomes an exit status (ripgrep's rule).
 fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<crate::search::SearchError>() {
@@ -41,6 +51,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
 /// [`EXIT_STOPPED`], [`EXIT_BAD_INPUT`]).
 pub fn main() -> i32 {
     keep_freed_memory();
+    quiet_broken_pipe();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,

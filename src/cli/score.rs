@@ -17,40 +17,22 @@ pub(crate) struct CellScore {
 }
 
 pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Result<CellScore> {
-    use crate::loss::one_hot;
-    use crate::net::supernet::{CellMix, ReluTape, input_tensor};
-    let device = select_device();
-    let net = cfg.supernet().init(cfg.seed, &device);
-    let batch = crate::data::Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?
-        .next_batch();
-    let x = input_tensor(&batch, &device).autodiff();
-    let mix = CellMix::Fixed(*g);
-    let f = |p: &[burn::tensor::Tensor<1>]| net.forward(p, x.clone(), &mix, &mut ReluTape::Free);
-    let trace = crate::ntk::grad_norm_sq(
-        net.params(),
-        one_hot(&batch.labels, cfg.classes, &device),
-        f,
-    )
-    .trace
-    .into_scalar::<f32>() as f64;
-    let (exact_trace, eigenvalues) = if exact {
-        let ntk: Vec<f64> = crate::ntk::exact_ntk(net.params(), cfg.batch, cfg.classes, f)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow!("{e:?}"))?
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let ev = crate::ntk::symmetric_eigenvalues(&ntk, cfg.batch);
-        (ev.iter().sum(), ev)
-    } else {
-        (f64::NAN, Vec::new())
+    let probe = crate::score::CellProbe::new(cfg, cfg.batch, &select_device())?;
+    let t = probe.tensors(g, exact);
+    let trace = t.grad_norm.trace.into_scalar::<f32>() as f64;
+    let (exact_trace, eigenvalues) = match t.ntk {
+        Some(ntk) => {
+            let figures = crate::score::NtkFigures::from_data(ntk.into_data(), cfg.batch)
+                .ok_or_else(|| anyhow!("the NTK did not read back as f32 data"))?;
+            (figures.trace(), figures.eigenvalues)
+        }
+        None => (f64::NAN, Vec::new()),
     };
     Ok(CellScore {
         trace,
         exact_trace,
         eigenvalues,
-        params: net.num_params(Some(g)),
+        params: probe.params(g),
     })
 }
 

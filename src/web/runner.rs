@@ -13,9 +13,8 @@ use yew::UseReducerDispatcher;
 
 use super::state::{Action, DeviceCheck, NtkView, Playground, RunId};
 use crate::config::SearchConfig;
-use crate::loss::one_hot;
 use crate::nasi::{StepValues, trace_and_alpha_grad};
-use crate::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
+use crate::net::supernet::SupernetConfig;
 use crate::search::Search;
 use crate::space::Genotype;
 
@@ -289,44 +288,34 @@ pub async fn compute_ntk(
 ) {
     let (device, _, _) = acquire_device().await;
     let b = config.batch.min(8);
-    let net = config.supernet().init(config.seed, &device);
-    let batch = match crate::data::Sampler::new(
-        &config.data,
-        config.seed,
-        b,
-        config.size,
-        config.classes,
-    ) {
-        Ok(mut s) => s.next_batch(),
+    let probe = match crate::score::CellProbe::new(&config, b, &device) {
+        Ok(p) => p,
         Err(e) => return dispatch.dispatch(Action::Notice(e.to_string())),
     };
-    let x = input_tensor(&batch, &device).autodiff();
-    let mix = CellMix::Fixed(genotype);
-    let f = |p: &[Tensor<1>]| net.forward(p, x.clone(), &mix, &mut ReluTape::Free);
-    let ntk = crate::ntk::exact_ntk(net.params(), b, config.classes, f);
-    let t = crate::ntk::grad_norm_sq(
-        net.params(),
-        one_hot(&batch.labels, config.classes, &device),
-        f,
-    )
-    .trace;
-    let (m, t) = match (ntk.into_data_async().await, t.into_data_async().await) {
+    let t = probe.tensors(&genotype, true);
+    let ntk = t.ntk.expect("asked for the exact NTK");
+    let (m, t) = match (
+        ntk.into_data_async().await,
+        t.grad_norm.trace.into_data_async().await,
+    ) {
         (Ok(m), Ok(t)) => (m, t),
         _ => return dispatch.dispatch(Action::Notice("reading the NTK back failed".into())),
     };
-    let matrix: Vec<f64> = m
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let Some(figures) = crate::score::NtkFigures::from_data(m, b) else {
+        return dispatch.dispatch(Action::Notice(
+            "the NTK did not read back as numbers".into(),
+        ));
+    };
     let trace_estimate = t
         .try_to_vec::<f32>()
         .unwrap_or_default()
         .first()
         .copied()
         .unwrap_or(f32::NAN) as f64;
-    let eigenvalues = crate::ntk::symmetric_eigenvalues(&matrix, b);
+    let crate::score::NtkFigures {
+        matrix,
+        eigenvalues,
+    } = figures;
     dispatch.dispatch(Action::Ntk {
         run,
         view: NtkView {

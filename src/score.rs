@@ -1,0 +1,108 @@
+//! One standalone cell scored on one batch: NASI's T̃ (eq. 12) and the exact `[b, b]` NTK of the
+//! cell's own network, under the weights of a seed and the first batch of its data. `nasi score`,
+//! the page's NTK panel and the proxies of `nasi correlate` all score cells through this one
+//! probe, so the three agree on weights, batch and estimator.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::SearchConfig;
+use crate::data::{Batch, DataError, Sampler};
+use crate::loss::one_hot;
+use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
+use crate::ntk::{GradNorm, exact_ntk, grad_norm_sq, symmetric_eigenvalues};
+use crate::space::Genotype;
+
+/// The weights (shared by every cell: a cell's network uses the subset its ops need) and the
+/// batch against which cells are scored.
+pub struct CellProbe {
+    net: Supernet,
+    batch: Batch,
+    device: Device,
+}
+
+/// The scores of one cell as tensors, not read back (the page awaits them).
+pub struct CellTensors {
+    /// T̃ = ‖∇θL‖² and the per-tensor gradients (eq. 12), `[1]`.
+    pub grad_norm: GradNorm,
+    /// The exact NTK Θ, `[b, b]`, when asked for (b·K backward passes).
+    pub ntk: Option<Tensor<2>>,
+}
+
+/// The read-back NTK of one cell: Θ row-major `[b, b]`, its eigenvalues ascending, and tr(Θ) as
+/// their sum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NtkFigures {
+    /// Θ, row-major `[b, b]`.
+    pub matrix: Vec<f64>,
+    /// Eigenvalues of Θ, ascending.
+    pub eigenvalues: Vec<f64>,
+}
+
+impl NtkFigures {
+    /// From the read-back `[b, b]` tensor data (`None` if it is not f32 data).
+    pub fn from_data(data: TensorData, b: usize) -> Option<Self> {
+        let matrix: Vec<f64> = data
+            .try_to_vec::<f32>()
+            .ok()?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let eigenvalues = symmetric_eigenvalues(&matrix, b);
+        Some(NtkFigures {
+            matrix,
+            eigenvalues,
+        })
+    }
+
+    /// tr(Θ), the sum of the eigenvalues.
+    pub fn trace(&self) -> f64 {
+        self.eigenvalues.iter().sum()
+    }
+}
+
+impl CellProbe {
+    /// Weights from `cfg.seed`'s init stream and the first `batch` inputs of `cfg.data` (the
+    /// page uses a smaller batch than the search, to keep the exact NTK quick).
+    pub fn new(cfg: &SearchConfig, batch: usize, device: &Device) -> Result<Self, DataError> {
+        let net = cfg.supernet().init(cfg.seed, device);
+        let batch = Sampler::new(&cfg.data, cfg.seed, batch, cfg.size, cfg.classes)?.next_batch();
+        Ok(CellProbe {
+            net,
+            batch,
+            device: device.clone(),
+        })
+    }
+
+    /// The shared weights.
+    pub fn net(&self) -> &Supernet {
+        &self.net
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// The device the probe computes on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Scalars of `g`'s standalone network.
+    pub fn params(&self, g: &Genotype) -> usize {
+        self.net.num_params(Some(g))
+    }
+
+    /// T̃ of `g`'s network on the batch, and its exact NTK when `exact`.
+    pub fn tensors(&self, g: &Genotype, exact: bool) -> CellTensors {
+        let (net, dev) = (&self.net, &self.device);
+        let k = net.config.classes;
+        let mix = CellMix::Fixed(*g);
+        let x = input_tensor(&self.batch, dev).autodiff();
+        let f = |p: &[Tensor<1>]| net.forward(p, x.clone(), &mix, &mut ReluTape::Free);
+        CellTensors {
+            grad_norm: grad_norm_sq(net.params(), one_hot(&self.batch.labels, k, dev), f),
+            ntk: exact.then(|| exact_ntk(net.params(), self.batch.batch, k, f)),
+        }
+    }
+}
