@@ -76,13 +76,13 @@ fn non_finite_trace_stops_with_the_step_named() {
     let device = nasi::cpu_device();
     let mut s = Search::new(&tiny(), &device).unwrap();
     s.step().unwrap();
-    let (_, noise) = s.draw();
+    let ticket = s.begin_step().ticket;
     let bad = StepValues {
         trace: f32::NAN,
         loss: 1.0,
         grad_trace: nasi::space::ArchTable::zeros(6, 5),
     };
-    match s.absorb(bad, noise) {
+    match s.finish_step(ticket, bad) {
         Err(e @ SearchError::NonFinite { step: 2, .. }) => {
             assert!(e.to_string().contains("step 2"))
         }

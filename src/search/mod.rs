@@ -113,6 +113,20 @@ pub struct SearchResult {
     pub config: SearchConfig,
 }
 
+/// A step begun on the device ([`Search::begin_step`]): its tensors to read back, and the ticket
+/// that [`Search::finish_step`] takes with the values.
+pub struct PendingStep {
+    /// T̃, L and ∇αT̃, not read back yet.
+    pub tensors: crate::nasi::StepTensors,
+    /// What the host half needs of the step (its Gumbel sample).
+    pub ticket: StepTicket,
+}
+
+/// The host side of a begun step, handed back to [`Search::finish_step`].
+pub struct StepTicket {
+    noise: ArchTable,
+}
+
 /// Why a search stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -199,17 +213,29 @@ impl Search {
         self.step >= self.config.steps
     }
 
-    /// Draws this step's batch and noise and builds its step input, then hands it to `eval`
-    /// (sync or async readback) and folds the values into the search state.
+    /// One whole step, read back synchronously: [`Search::begin_step`], then
+    /// [`Search::finish_step`] on the values.
     pub fn step(&mut self) -> Result<StepRecord, SearchError> {
+        let PendingStep { tensors, ticket } = self.begin_step();
+        self.finish_step(ticket, tensors.read())
+    }
+
+    /// The device half of a step: draws its batch and Gumbel noise on the host and enqueues T̃
+    /// and ∇αT̃ (eq. 12 and its finite-difference HVP). Nothing is read back: the page awaits the
+    /// tensors asynchronously, the CLI reads them at once, and either hands the values to
+    /// [`Search::finish_step`] with the ticket.
+    pub fn begin_step(&mut self) -> PendingStep {
         let (batch, noise) = self.draw();
-        let input = self.step_input(&batch, &noise);
-        let values = trace_and_alpha_grad(&self.net, &input, &self.device).read();
-        self.absorb(values, noise)
+        let tensors =
+            trace_and_alpha_grad(&self.net, &self.step_input(&batch, &noise), &self.device);
+        PendingStep {
+            tensors,
+            ticket: StepTicket { noise },
+        }
     }
 
     /// The next batch and Gumbel sample (host side, deterministic in the seed).
-    pub fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
+    fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
         (
             self.sampler.next_batch(),
             gumbel(&mut self.gumbel_rng, crate::space::nb201::SHAPE),
@@ -217,11 +243,7 @@ impl Search {
     }
 
     /// The step input for a drawn batch and noise.
-    pub fn step_input<'a>(
-        &self,
-        batch: &'a crate::data::Batch,
-        noise: &'a ArchTable,
-    ) -> StepInput<'a> {
+    fn step_input<'a>(&self, batch: &'a crate::data::Batch, noise: &'a ArchTable) -> StepInput<'a> {
         StepInput {
             batch,
             gumbel: noise,
@@ -232,13 +254,15 @@ impl Search {
         }
     }
 
-    /// The supernet being searched.
-    pub fn supernet(&self) -> &Supernet {
-        &self.net
-    }
-
-    /// Folds one step's read-back values into α* and returns its record.
-    pub fn absorb(&mut self, v: StepValues, noise: ArchTable) -> Result<StepRecord, SearchError> {
+    /// The host half of a step: folds its read-back values into α* (eq. 18) and returns its
+    /// record; a non-finite T̃ or ∇αT̃ stops the search with the step named (the steps before
+    /// are kept).
+    pub fn finish_step(
+        &mut self,
+        ticket: StepTicket,
+        v: StepValues,
+    ) -> Result<StepRecord, SearchError> {
+        let noise = ticket.noise;
         let step = self.step + 1;
         let trace = v.trace as f64;
         let gnorm = frobenius_norm(&v.grad_trace);

@@ -15,7 +15,7 @@ use super::state::{Action, DeviceCheck, NtkView, Playground, RunId};
 use crate::config::SearchConfig;
 use crate::nasi::{StepValues, trace_and_alpha_grad};
 use crate::net::supernet::SupernetConfig;
-use crate::search::Search;
+use crate::search::{PendingStep, Search};
 use crate::space::Genotype;
 
 /// Flags the page sets and the runner polls between steps.
@@ -250,16 +250,12 @@ pub async fn run_live(
             continue;
         }
         let t0 = now_ms();
-        let (batch, noise) = search.draw();
-        let tensors = {
-            let input = search.step_input(&batch, &noise);
-            trace_and_alpha_grad(search.supernet(), &input, &device)
-        };
+        let PendingStep { tensors, ticket } = search.begin_step();
         let values = match read_step(tensors).await {
             Ok(v) => v,
             Err(e) => return dispatch.dispatch(failed(describe_failure(e, &device).await)),
         };
-        match search.absorb(values, noise) {
+        match search.finish_step(ticket, values) {
             Ok(record) => dispatch.dispatch(Action::Step {
                 run,
                 record,
