@@ -66,8 +66,9 @@ pub struct Playground {
     pub source: String,
     /// The run's start event, if any.
     pub start: Option<StartInfo>,
-    /// Steps received so far.
-    pub steps: Vec<StepRecord>,
+    /// Steps received so far (shared, so that cloning the state per action and handing the
+    /// steps to the charts as props copies nothing).
+    pub steps: Rc<Vec<StepRecord>>,
     /// All recorded steps of a replay (revealed one by one into `steps`).
     pub replay_queue: Vec<StepRecord>,
     /// The final result.
@@ -235,7 +236,7 @@ impl Playground {
             status: Status::Idle,
             source: String::new(),
             start: None,
-            steps: Vec::new(),
+            steps: Rc::default(),
             replay_queue: Vec::new(),
             result: None,
             selected: None,
@@ -276,7 +277,7 @@ impl Playground {
     fn new_run(&mut self, run: RunId, source: String) {
         self.run_id = run;
         self.source = source;
-        self.steps.clear();
+        self.steps = Rc::default();
         self.replay_queue.clear();
         self.result = None;
         self.start = None;
@@ -328,7 +329,7 @@ impl Playground {
                 s.status = Status::Running;
             }
             Action::Step { run, record, ms } if run == current => {
-                s.steps.push(record);
+                Rc::make_mut(&mut s.steps).push(record);
                 s.ms_per_step = Some(ms);
             }
             Action::Finished { run, result } if run == current => {
@@ -378,7 +379,7 @@ impl Playground {
                     }
                 }
                 if instant {
-                    s.steps = std::mem::take(&mut s.replay_queue);
+                    s.steps = Rc::new(std::mem::take(&mut s.replay_queue));
                     s.status = Status::Done;
                 } else {
                     s.replay_queue.reverse();
@@ -386,7 +387,7 @@ impl Playground {
                 }
             }
             Action::RevealNext => match s.replay_queue.pop() {
-                Some(r) => s.steps.push(r),
+                Some(r) => Rc::make_mut(&mut s.steps).push(r),
                 None => {
                     if s.status == Status::Replaying {
                         s.status = Status::Done;
@@ -496,7 +497,7 @@ mod tests {
         });
         assert_eq!(p.status, Status::Done);
         assert_eq!(p.result.as_ref(), Some(&result));
-        assert_eq!(p.steps, steps[..1]);
+        assert_eq!(*p.steps, steps[..1]);
     }
 
     #[test]
@@ -504,7 +505,7 @@ mod tests {
         let (_, steps, result) = recorded();
         let mut p = live(1);
         p.apply(load(2, true));
-        assert_eq!(p.steps, steps);
+        assert_eq!(*p.steps, steps);
         // The superseded runner's late actions are dropped.
         let mut late = steps[3].clone();
         late.step = 99;
@@ -523,7 +524,7 @@ mod tests {
             run: 1,
             message: "lost".into(),
         });
-        assert_eq!(p.steps, steps);
+        assert_eq!(*p.steps, steps);
         assert_eq!(p.result.as_ref(), Some(&result));
         assert_eq!((p.status.clone(), p.run_id), (Status::Done, 2));
     }

@@ -8,13 +8,16 @@ use yew::prelude::*;
 
 use super::commands::{Command, load_preset};
 use super::runner::{self, control};
-use super::state::{Action, Playground, Status};
+use super::state::{Action, NtkView, Playground, Status};
 use crate::config::{NuRule, PRESETS, SearchConfig, preset};
+use crate::search::StepRecord;
 use crate::search::{parse_result, parse_trajectory};
+use crate::space::nb201::table::Accuracies;
 use crate::space::nb201::table::Table;
-use crate::space::{EDGES, Op};
+use crate::space::{ArchTable, EDGES, Genotype, Op};
 
 type State = UseReducerHandle<Playground>;
+type Dispatch = UseReducerDispatcher<Playground>;
 
 #[derive(Properties, PartialEq)]
 pub struct PageProps {
@@ -23,8 +26,8 @@ pub struct PageProps {
 }
 
 /// Dispatches the edge under the pointer (any element inside one with a `data-edge` attribute).
-fn hover_edge(s: &State) -> Callback<MouseEvent> {
-    let d = s.dispatcher();
+fn hover_edge(d: &Dispatch) -> Callback<MouseEvent> {
+    let d = d.clone();
     Callback::from(move |e: MouseEvent| {
         let edge = e
             .target()
@@ -85,9 +88,15 @@ pub fn Page(props: &PageProps) -> Html {
             <StatusLine state={s.clone()} />
             <Controls state={s.clone()} command={props.command.clone()} />
             <div class="grid">
-                { panel("cell-h", "Selected cell", "cell", html! { <CellView state={s.clone()} /> }) }
-                { panel("traj-h", "Architecture weights per edge", "alpha", html! { <Trajectory state={s.clone()} /> }) }
-                { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart state={s.clone()} /> }) }
+                { panel("cell-h", "Selected cell", "cell", html! { <CellView
+                    genotype={s.shown_genotype()}
+                    probs={s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))}
+                    accuracy={s.shown_genotype().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    table_loaded={s.table.is_some()}
+                    dispatch={s.dispatcher()} /> }) }
+                { panel("traj-h", "Architecture weights per edge", "alpha", html! { <Trajectory
+                    steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }
+                { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart steps={s.steps.clone()} selected={s.selected} /> }) }
                 { panel("ntk-h", "The NTK itself", "ntk", html! { <NtkPanel state={s.clone()} /> }) }
             </div>
             <Files state={s.clone()} />
@@ -293,21 +302,27 @@ fn Controls(props: &ControlProps) -> Html {
     }
 }
 
+/// What the cell view shows: only these, so a change elsewhere (a step of the charts' hover, a
+/// notice) does not redraw the cell.
+#[derive(Properties, PartialEq)]
+struct CellProps {
+    genotype: Option<Genotype>,
+    probs: Option<ArchTable>,
+    accuracy: Option<Accuracies>,
+    table_loaded: bool,
+    dispatch: Dispatch,
+}
+
 #[component]
-fn CellView(props: &StateProps) -> Html {
-    let s = &props.state;
-    let Some(g) = s.shown_genotype() else {
+fn CellView(props: &CellProps) -> Html {
+    let Some(g) = props.genotype else {
         return html! { <p class="empty">{"No cell yet: press Run."}</p> };
     };
-    let probs = s
-        .shown_step()
-        .map(|st| &st.probs)
-        .or(s.result.as_ref().map(|r| &r.probs));
-    let svg = crate::space::nb201::draw::cell_svg(&g, probs);
+    let svg = crate::space::nb201::draw::cell_svg(&g, props.probs.as_ref());
     let text = g.to_string();
-    let onmouseover = hover_edge(s);
+    let onmouseover = hover_edge(&props.dispatch);
     let onmouseleave = {
-        let d = s.dispatcher();
+        let d = props.dispatch.clone();
         Callback::from(move |_: MouseEvent| d.dispatch(Action::Hover(None)))
     };
     let copy = {
@@ -318,7 +333,6 @@ fn CellView(props: &StateProps) -> Html {
             }
         })
     };
-    let acc = s.table.as_ref().and_then(|t| t.get(&g));
     html! {
         <div class="cell">
             <div class="cell-svg" {onmouseover} {onmouseleave}>{ raw_svg(svg) }</div>
@@ -329,35 +343,44 @@ fn CellView(props: &StateProps) -> Html {
                 <p>{"Each |…| group lists the inputs of one node: the first group is node 1, the second node 2, the third node 3 (the cell's output). "}
                    <code>{"op~i"}</code>{" means: apply op to node i and add the result. Node 0 is the cell's input. Ops: none (no edge), skip_connect (identity), nor_conv_1x1 and nor_conv_3x3 (ReLU → conv → batch norm), avg_pool_3x3."}</p>
             </details>
-            { match acc {
+            { match props.accuracy {
                 Some(a) => html! { <p class="acc">{format!("NAS-Bench-201 test accuracy: CIFAR-10 {:.2} %, CIFAR-100 {:.2} %, ImageNet16-120 {:.2} %", a.cifar10, a.cifar100, a.imagenet16)}</p> },
-                None if s.table.is_some() => html! { <p class="acc">{"This cell is not in the loaded table."}</p> },
+                None if props.table_loaded => html! { <p class="acc">{"This cell is not in the loaded table."}</p> },
                 None => html! { <p class="acc muted">{"Load an NB201 accuracy table (below) to see how well this cell trains."}</p> },
             } }
         </div>
     }
 }
 
+/// The steps (shared, compared by content only when the pointer differs), the timeline position
+/// and the edge under the pointer.
+#[derive(Properties, PartialEq)]
+struct ChartProps {
+    steps: Rc<Vec<StepRecord>>,
+    selected: Option<usize>,
+    #[prop_or_default]
+    hover: Option<usize>,
+    #[prop_or_default]
+    dispatch: Option<Dispatch>,
+}
+
 #[component]
-fn Trajectory(props: &StateProps) -> Html {
-    let s = &props.state;
-    let svg = crate::plot::alpha_chart(&s.steps, s.selected, s.hover_edge);
-    let onmouseover = hover_edge(s);
-    let n = s.steps.len();
-    let oninput = {
-        let d = s.dispatcher();
-        Callback::from(move |e: InputEvent| {
-            let Some(i) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-            else {
-                return;
-            };
-            let v: usize = i.value().parse().unwrap_or(0);
-            d.dispatch(Action::Select(if v + 1 >= n { None } else { Some(v) }));
-        })
-    };
-    let pos = s.selected.unwrap_or(n.saturating_sub(1));
+fn Trajectory(props: &ChartProps) -> Html {
+    let svg = crate::plot::alpha_chart(&props.steps, props.selected, props.hover);
+    let dispatch = props.dispatch.clone().expect("the weight chart dispatches");
+    let onmouseover = hover_edge(&dispatch);
+    let n = props.steps.len();
+    let oninput = Callback::from(move |e: InputEvent| {
+        let Some(i) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let v: usize = i.value().parse().unwrap_or(0);
+        dispatch.dispatch(Action::Select(if v + 1 >= n { None } else { Some(v) }));
+    });
+    let pos = props.selected.unwrap_or(n.saturating_sub(1));
     html! {
         <div>
             <div class="chart-wrap" {onmouseover}>{ raw_svg(svg) }</div>
@@ -370,9 +393,8 @@ fn Trajectory(props: &StateProps) -> Html {
 }
 
 #[component]
-fn TraceChart(props: &StateProps) -> Html {
-    let s = &props.state;
-    html! { <div class="chart-wrap">{ raw_svg(crate::plot::trace_chart(&s.steps, s.selected)) }</div> }
+fn TraceChart(props: &ChartProps) -> Html {
+    html! { <div class="chart-wrap">{ raw_svg(crate::plot::trace_chart(&props.steps, props.selected)) }</div> }
 }
 
 #[component]
@@ -397,25 +419,35 @@ fn NtkPanel(props: &StateProps) -> Html {
             <button {onclick} disabled={g.is_none() || s.is_live()}>{"Compute the exact NTK of this cell"}</button>
             <DeviceCheckView state={s.clone()} />
             { match &s.ntk {
-                Some(n) => {
-                    let tr: f64 = n.eigenvalues.iter().sum();
-                    let (lo, hi) = (n.eigenvalues[0], n.eigenvalues[n.eigenvalues.len() - 1]);
-                    html! { <div class="ntk-body">
-                        { raw_svg(crate::plot::ntk_heatmap(&n.matrix, n.batch)) }
-                        <dl>
-                            <dt>{"cell"}</dt><dd><code>{n.genotype.to_string()}</code></dd>
-                            <dt>{"tr(Θ), exact"}</dt><dd>{format!("{tr:.4}")}</dd>
-                            <dt>{"λ_min … λ_max"}</dt><dd>{format!("{lo:.4e} … {hi:.4e}")}</dd>
-                            <dt>{"condition number"}</dt><dd>{format!("{:.3e}", hi / lo)}</dd>
-                            <dt>{"NASI's T̃ (same batch)"}</dt><dd>{format!("{:.6}", n.trace_estimate)}</dd>
-                            <dt>{"bound 2·tr(Θ)/b"}</dt><dd>{format!("{:.4}", 2.0 * tr / n.batch as f64)}</dd>
-                        </dl>
-                    </div> }
-                }
+                Some(n) => html! { <NtkBody ntk={n.clone()} /> },
                 None => html! { <p class="muted">{"Computes Θ for a batch of up to 8 inputs (b·10 backward passes) on this page's device."}</p> },
             } }
         </div>
     }
+}
+
+/// The exact NTK of one cell: its heat map and figures, redrawn only when the kernel changes.
+#[derive(Properties, PartialEq)]
+struct NtkProps {
+    ntk: NtkView,
+}
+
+#[component]
+fn NtkBody(props: &NtkProps) -> Html {
+    let n = &props.ntk;
+    let tr: f64 = n.eigenvalues.iter().sum();
+    let (lo, hi) = (n.eigenvalues[0], n.eigenvalues[n.eigenvalues.len() - 1]);
+    html! { <div class="ntk-body">
+        { raw_svg(crate::plot::ntk_heatmap(&n.matrix, n.batch)) }
+        <dl>
+            <dt>{"cell"}</dt><dd><code>{n.genotype.to_string()}</code></dd>
+            <dt>{"tr(Θ), exact"}</dt><dd>{format!("{tr:.4}")}</dd>
+            <dt>{"λ_min … λ_max"}</dt><dd>{format!("{lo:.4e} … {hi:.4e}")}</dd>
+            <dt>{"condition number"}</dt><dd>{format!("{:.3e}", hi / lo)}</dd>
+            <dt>{"NASI's T̃ (same batch)"}</dt><dd>{format!("{:.6}", n.trace_estimate)}</dd>
+            <dt>{"bound 2·tr(Θ)/b"}</dt><dd>{format!("{:.4}", 2.0 * tr / n.batch as f64)}</dd>
+        </dl>
+    </div> }
 }
 
 #[component]
