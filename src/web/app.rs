@@ -11,9 +11,9 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use super::commands::{Command, load_preset, window};
+use super::components;
 use super::runner::{self, control, run_live};
 use super::state::{Action, Playground, RunId, Status};
-use super::view;
 use crate::config::url::{ViewState, decode, encode};
 use crate::config::{PRESETS, SearchConfig, preset};
 
@@ -237,5 +237,5 @@ fn App() -> Html {
         });
     }
 
-    html! { <view::Page state={state.clone()} {command} /> }
+    html! { <components::Page state={state.clone()} {command} /> }
 }

@@ -13,9 +13,9 @@ mod app;
 #[cfg(target_family = "wasm")]
 mod commands;
 #[cfg(target_family = "wasm")]
-mod runner;
+mod components;
 #[cfg(target_family = "wasm")]
-mod view;
+mod runner;
 
 #[cfg(target_family = "wasm")]
 pub use app::start;

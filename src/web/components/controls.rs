@@ -1,0 +1,146 @@
+//! The search settings, presets and run buttons.
+
+use super::*;
+use crate::config::{NuRule, PRESETS, SearchConfig, preset};
+use crate::web::commands::{Command, load_preset};
+use crate::web::state::{Action, Status};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ControlProps {
+    pub state: State,
+    pub command: Callback<Command>,
+}
+
+pub(super) fn num_input(
+    label: &'static str,
+    key: &'static str,
+    value: String,
+    step: &'static str,
+    state: &State,
+) -> Html {
+    let st = state.clone();
+    let onchange = Callback::from(move |e: Event| {
+        let Some(input) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let (cfg, _, notes) = crate::config::url::decode(&format!(
+            "{}&{key}={}",
+            crate::config::url::encode(&st.config, &Default::default()),
+            input.value()
+        ));
+        for n in notes {
+            st.dispatch(Action::Notice(n));
+        }
+        st.dispatch(Action::SetConfig(cfg));
+    });
+    html! { <label>{label}<input type="number" name={key} {step} value={value} {onchange} /></label> }
+}
+
+#[component]
+pub(super) fn Controls(props: &ControlProps) -> Html {
+    let s = &props.state;
+    let c = &s.config;
+    let cmd = |k: Command| {
+        let cb = props.command.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(k))
+    };
+    let live = s.is_live();
+    let run_label = match s.status {
+        Status::Running | Status::Starting => "Pause",
+        Status::Paused => "Resume",
+        _ => "Run",
+    };
+    let on_preset = {
+        let st = s.clone();
+        Callback::from(move |e: Event| {
+            let Some(sel) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            else {
+                return;
+            };
+            if let Some(cfg) = preset(&sel.value()) {
+                st.dispatch(Action::SetConfig(cfg));
+                load_preset(sel.value(), true, st.dispatcher());
+            }
+        })
+    };
+    let on_hard = {
+        let st = s.clone();
+        Callback::from(move |e: Event| {
+            let Some(i) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            st.dispatch(Action::SetConfig(SearchConfig {
+                hard: i.checked(),
+                ..st.config.clone()
+            }));
+        })
+    };
+    let copy_link = Callback::from(|_: MouseEvent| {
+        if let Some(w) = web_sys::window() {
+            let href = w.location().href().unwrap_or_default();
+            let _ = w.navigator().clipboard().write_text(&href);
+        }
+    });
+    let nu = match c.nu {
+        NuRule::Fixed(v) => v.to_string(),
+        NuRule::Mean => "mean".into(),
+    };
+    let on_nu = {
+        let st = s.clone();
+        Callback::from(move |e: Event| {
+            let Some(i) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            match i.value().trim().parse::<NuRule>() {
+                Ok(nu) => st.dispatch(Action::SetConfig(SearchConfig {
+                    nu,
+                    ..st.config.clone()
+                })),
+                Err(e) => st.dispatch(Action::Notice(e)),
+            }
+        })
+    };
+    html! {
+        <section class="controls" aria-label="search controls">
+            <div class="buttons">
+                <button onclick={cmd(Command::RunPause)} title="Space" aria-label={format!("{run_label} (Space)")} class="primary">{run_label}</button>
+                <button onclick={cmd(Command::Step)} title="→" aria-label="one step (right arrow)">{"Step"}</button>
+                <button onclick={cmd(Command::Stop)} disabled={!live} aria-label="stop the live run">{"Stop"}</button>
+                <button onclick={cmd(Command::Reset)} title="R" aria-label="reset: rerun with the same seed (R)">{"Reset"}</button>
+                <button onclick={cmd(Command::NewSeed)} title="S" aria-label="new seed (S)">{"New seed"}</button>
+                <button onclick={copy_link} aria-label="copy a link to this run">{"Copy link"}</button>
+                <button onclick={cmd(Command::Help)} title="?" aria-label="keyboard shortcuts (?)">{"Keys"}</button>
+            </div>
+            <fieldset disabled={live}>
+                <legend>{"Settings"}{help_link("settings")}</legend>
+                <label>{"Preset"}<select onchange={on_preset} aria-label="preset">
+                    { for PRESETS.iter().map(|(k, label)| html! { <option value={*k} selected={preset(k).as_ref() == Some(c)}>{*label}</option> }) }
+                </select></label>
+                { num_input("Seed", "seed", c.seed.to_string(), "1", s) }
+                { num_input("Steps T", "steps", c.steps.to_string(), "1", s) }
+                { num_input("Batch b", "batch", c.batch.to_string(), "1", s) }
+                { num_input("Channels C", "channels", c.channels.to_string(), "1", s) }
+                { num_input("Cells N", "cells", c.cells.to_string(), "1", s) }
+                { num_input("Input size", "size", c.size.to_string(), "4", s) }
+                { num_input("μ", "mu", c.mu.to_string(), "0.1", s) }
+                <label>{"ν"}<input type="text" name="nu" value={nu} onchange={on_nu} size="6" aria-label="nu: a number or mean" /></label>
+                { num_input("τ", "tau", c.tau.to_string(), "0.1", s) }
+                <label><input type="checkbox" name="hard" checked={c.hard} onchange={on_hard} />{"hard (straight-through)"}</label>
+                <label>{"Data"}<select name="data" aria-label="data mode"><option value="gaussian" selected=true>{"Gaussian inputs, random labels"}</option></select></label>
+            </fieldset>
+        </section>
+    }
+}

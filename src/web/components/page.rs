@@ -1,0 +1,104 @@
+//! The page: notices, the status line, the controls and the panels.
+
+use super::cell::CellView;
+use super::charts::{TraceChart, Trajectory};
+use super::controls::Controls;
+use super::explain::{Explain, KeyHelp};
+use super::files::Files;
+use super::ntk::NtkPanel;
+use super::*;
+use crate::web::commands::Command;
+use crate::web::state::{Action, Status};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct PageProps {
+    pub state: State,
+    pub command: Callback<Command>,
+}
+
+/// The whole page.
+#[component]
+pub fn Page(props: &PageProps) -> Html {
+    let s = &props.state;
+    let embed = s.view.embed;
+    html! {
+        <div class={classes!("page", embed.then_some("embed"))}>
+            <header>
+                <h1>{"NASI playground"}</h1>
+                <p class="tagline">{"Neural architecture search at initialisation: pick a cell by the NTK trace of the untrained network — no training, no labels, no data."}</p>
+            </header>
+            <Notices state={s.clone()} />
+            <StatusLine state={s.clone()} />
+            <Controls state={s.clone()} command={props.command.clone()} />
+            <div class="grid">
+                { panel("cell-h", "Selected cell", "cell", html! { <CellView
+                    genotype={s.shown_genotype()}
+                    probs={s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))}
+                    accuracy={s.shown_genotype().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    table_loaded={s.table.is_some()}
+                    dispatch={s.dispatcher()} /> }) }
+                { panel("traj-h", "Architecture weights per edge", "alpha", html! { <Trajectory
+                    steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }
+                { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart steps={s.steps.clone()} selected={s.selected} /> }) }
+                { panel("ntk-h", "The NTK itself", "ntk", html! { <NtkPanel state={s.clone()} /> }) }
+            </div>
+            <Files state={s.clone()} />
+            if s.help_open { <KeyHelp command={props.command.clone()} /> }
+            if !embed { <Explain /> }
+            <footer>{"Shu, Cai, Dai, Ooi, Low. NASI: Label- and Data-agnostic Neural Architecture Search at Initialization. ICLR 2022. This page makes no request outside its own origin."}</footer>
+        </div>
+    }
+}
+
+#[component]
+pub(super) fn Notices(props: &StateProps) -> Html {
+    let s = &props.state;
+    html! {
+        <div class="notices">
+            { for s.notices.iter().enumerate().map(|(i, n)| {
+                let d = s.dispatcher();
+                html! { <div class="notice" role="alert">{n.clone()}
+                    <button aria-label="dismiss notice" onclick={Callback::from(move |_| d.dispatch(Action::DismissNotice(i)))}>{"×"}</button></div> }
+            }) }
+        </div>
+    }
+}
+
+#[component]
+pub(super) fn StatusLine(props: &StateProps) -> Html {
+    let s = &props.state;
+    let what = match &s.status {
+        Status::Idle => "Ready.".to_string(),
+        Status::Replaying => format!(
+            "Replaying {}: step {} of {}.",
+            s.source,
+            s.steps.len(),
+            s.steps.len() + s.replay_queue.len()
+        ),
+        Status::Starting => "Starting: acquiring the GPU and building the supernet…".to_string(),
+        Status::Running => format!(
+            "Running live on {}: step {} of {}.",
+            s.backend.clone().unwrap_or_default(),
+            s.steps.len(),
+            s.config.steps
+        ),
+        Status::Paused => format!("Paused at step {} of {}.", s.steps.len(), s.config.steps),
+        Status::Done => match (&s.backend, s.source.as_str()) {
+            (Some(b), "live") => format!("Done: {} steps (live on {b}).", s.steps.len()),
+            _ => format!("Done: {} steps ({}).", s.steps.len(), s.source),
+        },
+        Status::Failed(m) => format!("Stopped: {m}"),
+    };
+    let detail = s.shown_step().map(|st| {
+        format!(
+            " Step {}: T̃ = {:.5}, R = {:.5}{}.",
+            st.step,
+            st.trace,
+            st.reward,
+            s.ms_per_step
+                .map_or(String::new(), |ms| format!(", {ms:.0} ms/step"))
+        )
+    });
+    html! { <p class="status" role="status" aria-live="polite" data-status={format!("{:?}", s.status).split('(').next().unwrap_or("").to_string()}>{what}{detail.unwrap_or_default()}</p> }
+}
