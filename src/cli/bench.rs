@@ -22,7 +22,7 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
         bail!("repeats must be at least 1");
     }
     check_memory(&cmd.cfg)?;
-    let device = select_device();
+    let device = select_device()?;
     let mut cfg = cmd.cfg.clone();
     cfg.steps = cmd.repeats + 1;
     let mut search = Search::new(&cfg, &device)?;

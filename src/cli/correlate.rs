@@ -42,7 +42,7 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
     }
     check_memory(&cmd.cfg)?;
     let table = Table::load(&cmd.nb201)?;
-    let device = select_device();
+    let device = select_device()?;
     let cells = sample_cells(cmd.sample, cmd.cfg.seed);
     let mut names = vec!["nasi_trace", "grad_norm", "synflow", "naswot"];
     if cmd.exact {

@@ -58,20 +58,27 @@ pub(crate) fn check_memory(cfg: &SearchConfig) -> Result<()> {
 }
 
 /// The compute device chosen at the edge: CUDA or wgpu when compiled in, else the CPU.
-pub fn select_device() -> burn::tensor::Device {
+///
+/// A build with `--features wgpu` on a machine without a usable GPU adapter (no driver, no Vulkan
+/// ICD) is bad input for this machine: one line naming it, exit 2, not a panic.
+pub fn select_device() -> Result<burn::tensor::Device> {
     #[cfg(feature = "cuda")]
     {
-        burn::tensor::Device::cuda(0)
+        Ok(burn::tensor::Device::cuda(0))
     }
     #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
     {
-        burn::tensor::Device::wgpu_options()
-            .init()
-            .expect("no wgpu adapter: build without --features wgpu to use the CPU")
+        burn::tensor::Device::wgpu_options().init().map_err(|e| {
+            anyhow!(
+                "no wgpu adapter ({}): install the GPU's Vulkan/Metal driver, or build without \
+                 --features wgpu to use the CPU",
+                format!("{e:?}").replace('\n', " ")
+            )
+        })
     }
     #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
     {
-        crate::cpu_device()
+        Ok(crate::cpu_device())
     }
 }
 
@@ -136,7 +143,7 @@ pub(crate) fn run_search(
     progress: bool,
     mut on_event: impl FnMut(&SearchEvent) -> Result<()>,
 ) -> Result<SearchResult> {
-    let device = select_device();
+    let device = select_device()?;
     let search = Search::new(config, &device)?;
     let bar = if progress {
         indicatif::ProgressBar::new(config.steps as u64)

@@ -17,7 +17,7 @@ pub(crate) struct CellScore {
 }
 
 pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Result<CellScore> {
-    let probe = crate::score::CellProbe::new(cfg, cfg.batch, &select_device())?;
+    let probe = crate::score::CellProbe::new(cfg, cfg.batch, &select_device()?)?;
     let t = probe.tensors(g, exact);
     let trace = t.grad_norm.trace.into_scalar::<f32>() as f64;
     let (exact_trace, eigenvalues) = match t.ntk {
