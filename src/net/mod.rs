@@ -3,7 +3,7 @@
 //! them all at once (θ ± εv).
 //!
 //! * [`darts`]: the DARTS search and evaluation networks' parameters, named and counted as the
-//!   reference code does (the forward pass is the DARTS issue's next step).
+//!   reference code does, and the search network's forward pass with its ReLU and max-pool tapes.
 //! * [`supernet`]: NB201's macro skeleton with a relaxed or fixed cell, and the ReLU tape that the
 //!   finite-difference Hessian-vector product replays.
 

@@ -4,9 +4,15 @@
 //! network at C = 16, 8 cells has 1,930,618 parameters; DARTS_V2's evaluation network at C = 36,
 //! 20 cells 3,349,342 (no auxiliary head, as `count_parameters_in_MB` counts).
 //!
+//! [`supernet`] is the search network's forward pass over these parameters.
+//!
 //! Batch norms: the search network's are non-affine (no parameters) except the stem's; the
 //! evaluation network's are all affine (a weight and a bias of C each). Convolutions have no
 //! bias; depthwise weights are `[C, 1, k, k]`.
+
+pub mod supernet;
+
+pub use supernet::{DartsSupernet, PoolTape};
 
 use crate::net::supernet::ParamSpec;
 use crate::space::darts::{Cell, EDGES, Genotype, NUM_NODES, Op};
