@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
 use crate::loss::{cross_entropy, one_hot};
-use crate::net::supernet::{CellMix, ReluTape, Supernet, input_tensor};
+use crate::net::Relaxed;
+use crate::net::supernet::input_tensor;
 use crate::ntk::grad_norm_sq;
 
 pub use crate::space::ArchTable;
@@ -114,9 +115,13 @@ pub struct StepInput<'a> {
 /// T̃ and ∇αT̃ at α = 0 for one batch and Gumbel sample: three forward and three backward passes
 /// (one at θ₀ recording ReLU masks and giving v = ∇θL; two at θ₀ ± εv replaying them and giving
 /// ∇αL). Returns tensors only: nothing is read back, so the browser can await the readback.
-pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) -> StepTensors {
+pub fn trace_and_alpha_grad<N: Relaxed>(
+    net: &N,
+    input: &StepInput,
+    device: &Device,
+) -> StepTensors {
     let dev = device.clone().autodiff();
-    let classes = net.config.classes;
+    let classes = net.classes();
     let x = input_tensor(input.batch, device).autodiff();
     let onehot = one_hot(&input.batch.labels, classes, device);
     let choice = input.hard.then(|| input.gumbel.row_argmax());
@@ -130,9 +135,9 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
         alpha0.clone()
     };
     let w0 = relaxed_weights(alpha_0.clone(), input.gumbel, input.tau, choice.as_deref());
-    let mut tape = ReluTape::Record(Vec::new());
+    let mut tape = net.recording_tape();
     let gn = grad_norm_sq(net.params(), onehot.clone(), |p| {
-        net.forward(p, x.clone(), &CellMix::Relaxed(w0.clone()), &mut tape)
+        net.forward_relaxed(p, x.clone(), w0.clone(), &mut tape)
     });
     let inv_norm = gn.trace.clone().sqrt().recip();
     let eps = inv_norm.mul_scalar(input.fd_radius);
@@ -147,8 +152,8 @@ pub fn trace_and_alpha_grad(net: &Supernet, input: &StepInput, device: &Device) 
             .collect();
         let alpha = tracked_alpha(&alpha0);
         let w = relaxed_weights(alpha.clone(), input.gumbel, input.tau, choice.as_deref());
-        let mut replay = tape.replay();
-        let logits = net.forward(&params, x.clone(), &CellMix::Relaxed(w), &mut replay);
+        let mut replay = N::replay(&tape);
+        let logits = net.forward_relaxed(&params, x.clone(), w, &mut replay);
         let loss = cross_entropy(logits, onehot.clone().autodiff());
         let grads = loss.backward();
         alpha.grad(&grads).expect("α is tracked")
@@ -195,17 +200,17 @@ fn tracked_alpha(alpha0: &Tensor<2>) -> Tensor<2> {
 }
 
 /// T̃ of a relaxed cell with the ReLUs in `tape`'s mode, as an `f64` (for brute-force checks).
-pub fn relaxed_trace(
-    net: &Supernet,
+pub fn relaxed_trace<N: Relaxed>(
+    net: &N,
     batch: &Batch,
     weights: Tensor<2>,
-    tape: &mut ReluTape,
+    tape: &mut N::Tape,
     device: &Device,
 ) -> f64 {
     let x = input_tensor(batch, device).autodiff();
-    let onehot = one_hot(&batch.labels, net.config.classes, device);
+    let onehot = one_hot(&batch.labels, net.classes(), device);
     let gn = grad_norm_sq(net.params(), onehot, |p| {
-        net.forward(p, x.clone(), &CellMix::Relaxed(weights.clone()), tape)
+        net.forward_relaxed(p, x.clone(), weights.clone(), tape)
     });
     gn.trace.into_scalar::<f32>() as f64
 }
