@@ -46,6 +46,11 @@ impl ProxyContext {
         })
     }
 
+    /// Scalars of `g`'s standalone network.
+    pub fn params(&self, g: &Genotype) -> usize {
+        self.probe.params(g)
+    }
+
     /// Scores the standalone network of `g`; the exact trace only when `exact` (b·K passes).
     pub fn scores(&self, g: &Genotype, exact: bool) -> ProxyScores {
         let (net, dev) = (self.probe.net(), self.probe.device());

@@ -352,6 +352,46 @@ fn bad_input_gets_one_line_and_exit_code_2() {
 }
 
 #[test]
+fn neighbours_scores_every_one_edge_variant_and_names_each_proxys_choice() {
+    let g =
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|";
+    let mut args = vec!["neighbours", g, "--json", "--nb201"];
+    let t = table();
+    args.push(&t);
+    args.extend_from_slice(TINY);
+    let v = nasi_json(&args);
+    let edges = v["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 6);
+    let own: Vec<&Value> = edges
+        .iter()
+        .map(|e| {
+            let ops = e["ops"].as_array().unwrap();
+            assert_eq!(ops.len(), 5);
+            // The preferred op is the argmax of that proxy's column.
+            for p in ["nasi_trace", "grad_norm", "synflow", "naswot", "params"] {
+                let best = ops
+                    .iter()
+                    .max_by(|a, b| {
+                        let f = |o: &Value| o["scores"][p].as_f64().unwrap();
+                        f(a).total_cmp(&f(b))
+                    })
+                    .unwrap();
+                assert_eq!(e["preferred"][p], best["op"], "{} {p}", e["edge"]);
+            }
+            let own = ops.iter().find(|o| o["op"] == e["current"]).unwrap();
+            assert_eq!(
+                own["genotype"], g,
+                "the cell itself is one of each edge's variants"
+            );
+            assert!(own["nb201"]["cifar10"].as_f64().unwrap() > 0.0);
+            own
+        })
+        .collect();
+    // The cell itself is scored once: the same figures on every edge.
+    assert!(own.windows(2).all(|w| w[0]["scores"] == w[1]["scores"]));
+}
+
+#[test]
 fn darts_counts_a_pasted_genotype_as_the_reference() {
     let text = nasi::space::darts::DARTS_V2.replace('\'', "\"");
     let v = nasi_json(&["darts", &text, "--json"]);

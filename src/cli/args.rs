@@ -37,6 +37,9 @@ pub(crate) enum Command {
     Correlate(CorrelateCmd),
     /// Check a DARTS `Genotype(...)` and count its evaluation network's parameters.
     Darts(DartsCmd),
+    /// Score a cell and its 24 one-edge variants with every proxy, and say which op each prefers
+    /// on each edge.
+    Neighbours(NeighboursCmd),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -79,6 +82,24 @@ pub(crate) struct LookupCmd {
     #[arg(long)]
     pub(crate) nb201: PathBuf,
     /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NeighboursCmd {
+    /// The cell as an NB201 string.
+    pub(crate) genotype: String,
+    #[command(flatten)]
+    pub(crate) cfg: SearchConfig,
+    /// Also compute the exact NTK trace (b·K backward passes per cell).
+    #[arg(long)]
+    pub(crate) exact: bool,
+    /// NB201 accuracy table (CSV) to report each variant's accuracies beside the proxies (never
+    /// read by the proxies).
+    #[arg(long)]
+    pub(crate) nb201: Option<PathBuf>,
+    /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -2,12 +2,13 @@
 //! All computing is done by the library; this module only wires it to the terminal and disk.
 //!
 //! One file per subcommand (`search`, `score` with `lookup`, `bench`, `reproduce`,
-//! `correlate`, `darts`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
+//! `correlate`, `neighbours`, `darts`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
 
 mod args;
 mod bench;
 mod correlate;
 mod darts;
+mod neighbours;
 mod reproduce;
 mod run;
 mod score;
@@ -68,6 +69,7 @@ pub fn main() -> i32 {
         Some(Command::Reproduce(c)) => reproduce::reproduce(c, sub.as_ref()),
         Some(Command::Correlate(c)) => correlate::correlate(c),
         Some(Command::Darts(c)) => darts::darts(c),
+        Some(Command::Neighbours(c)) => neighbours::neighbours(c),
     };
     match result {
         Ok(()) => EXIT_OK,
