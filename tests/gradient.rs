@@ -27,6 +27,37 @@ fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     d / b.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
+/// ∇αT̃ by NASI's step (the finite-difference HVP), flat, for one batch and Gumbel sample; the
+/// forward scheme's O(ε) truncation error wants a smaller radius.
+fn nasi_hvp<N: nasi::net::Relaxed>(
+    net: &N,
+    batch: &nasi::data::Batch,
+    noise: &nasi::space::ArchTable,
+    tau: f64,
+    hard: bool,
+    fd_scheme: FdScheme,
+) -> Vec<f64> {
+    let input = StepInput {
+        batch,
+        gumbel: noise,
+        tau,
+        hard,
+        fd_radius: if fd_scheme == FdScheme::Forward {
+            1e-4
+        } else {
+            1e-3
+        },
+        fd_scheme,
+    };
+    trace_and_alpha_grad(net, &input, &nasi::cpu_device())
+        .read()
+        .grad_trace
+        .values()
+        .iter()
+        .map(|&v| v as f64)
+        .collect()
+}
+
 /// `max_rel` and `max_one_minus_cos` bound the error against brute force at about 10× the
 /// measured one (given at each call).
 fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) {
@@ -45,25 +76,7 @@ fn check(hard: bool, fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) 
     let noise = gumbel(&mut rng(11, RngStream::Gumbel), nasi::space::nb201::SHAPE);
     let tau = 1.0;
     let choice = hard.then(|| noise.row_argmax());
-    let input = StepInput {
-        batch: &batch,
-        gumbel: &noise,
-        tau,
-        hard,
-        fd_radius: if fd_scheme == FdScheme::Forward {
-            1e-4
-        } else {
-            1e-3
-        },
-        fd_scheme,
-    };
-    let hvp: Vec<f64> = trace_and_alpha_grad(&net, &input, &device)
-        .read()
-        .grad_trace
-        .iter()
-        .flatten()
-        .map(|&v| v as f64)
-        .collect();
+    let hvp = nasi_hvp(&net, &batch, &noise, tau, hard, fd_scheme);
 
     // Masks of the unperturbed pass at α = 0, to be replayed while α moves (the exact
     // derivative treats ReLU masks as constant; T̃ jumps where a mask flips).
@@ -171,25 +184,7 @@ fn check_darts(fd_scheme: FdScheme, max_rel: f64, max_one_minus_cos: f64) {
         .next_batch();
     let noise = gumbel(&mut rng(11, RngStream::Gumbel), [ROWS, OPS]);
     let tau = 1.0;
-    let input = StepInput {
-        batch: &batch,
-        gumbel: &noise,
-        tau,
-        hard: false,
-        fd_radius: if fd_scheme == FdScheme::Forward {
-            1e-4
-        } else {
-            1e-3
-        },
-        fd_scheme,
-    };
-    let hvp: Vec<f64> = trace_and_alpha_grad(&net, &input, &device)
-        .read()
-        .grad_trace
-        .values()
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
+    let hvp = nasi_hvp(&net, &batch, &noise, tau, false, fd_scheme);
     let mut rec = net.recording_tape();
     let w0 = relaxed_weights(Tensor::zeros([ROWS, OPS], &ad), &noise, tau, None);
     let x = input_tensor(&batch, &device).autodiff();
