@@ -275,6 +275,29 @@ impl DartsSupernet {
         &self.params
     }
 
+    /// Replaces the parameters (e.g. with a PyTorch fixture's); each must have its spec's size.
+    pub fn set_params(&mut self, params: Vec<Tensor<1>>) -> Result<(), String> {
+        if params.len() != self.specs.len() {
+            return Err(format!(
+                "{} parameter tensors, expected {}",
+                params.len(),
+                self.specs.len()
+            ));
+        }
+        for (s, p) in self.specs.iter().zip(&params) {
+            if p.dims()[0] != s.numel() {
+                return Err(format!(
+                    "{} has {} values, expected {}",
+                    s.name,
+                    p.dims()[0],
+                    s.numel()
+                ));
+            }
+        }
+        self.params = params;
+        Ok(())
+    }
+
     /// Logits `[b, classes]` of `x` `[b, 3, h, w]` under `params` (the list of
     /// [`DartsSupernet::params`], possibly tracked or perturbed), with op weights `weights`
     /// `[28, 8]` (normal rows, then reduce rows; eq. 13's relaxed cell).
