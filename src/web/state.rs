@@ -91,6 +91,9 @@ pub struct Playground {
     pub run_id: RunId,
 }
 
+/// How the notice that names a replayed run begins (it goes when that run is replaced).
+const SHOWN: &str = "Shown: ";
+
 /// Identity of one run on the page (live, replayed or loaded). Handed out in increasing order
 /// when a run is requested, so a request that completes after a later one (a slow preset fetch
 /// after Run was pressed) is recognised as stale.
@@ -277,6 +280,8 @@ impl Playground {
     fn new_run(&mut self, run: RunId, source: String) {
         self.run_id = run;
         self.source = source;
+        // A notice about which recorded run is shown is about the run being replaced.
+        self.notices.retain(|m| !m.starts_with(SHOWN));
         self.steps = Rc::default();
         self.replay_queue.clear();
         self.result = None;
@@ -369,11 +374,10 @@ impl Playground {
                         let diff = config_differences(&rc, &s.config);
                         if !diff.is_empty() {
                             let n = format!(
-                                "Shown: {}, a recorded run with other settings than your \
+                                "{SHOWN}{}, a recorded run with other settings than your \
                                  link's: {diff}. Run searches with the link's settings.",
                                 s.source
                             );
-                            s.notices.retain(|m| !m.starts_with("Shown: "));
                             s.notices.push(n);
                         }
                     }

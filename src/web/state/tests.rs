@@ -144,9 +144,21 @@ fn a_links_settings_stay_the_pages_settings() {
         assert!(notice.contains(needle), "{needle}: {notice}");
     }
     assert!(!notice.contains("channels"), "C = 4 in both: {notice}");
-    // A preset chosen in the form (or a file) takes its recording's settings.
+    // A preset chosen in the form (or a file) takes its recording's settings, and the notice
+    // about the replaced run goes.
     p.apply(load(2, true));
     assert_eq!(p.config, recorded().0.config);
+    assert!(
+        p.notices.iter().all(|n| !n.starts_with("Shown: ")),
+        "{:?}",
+        p.notices
+    );
+    // So does pressing Run.
+    let mut q = Playground::new(link.clone(), ViewState::default(), vec![]);
+    q.apply(load(1, false));
+    assert_eq!(q.notices.len(), 1);
+    q.apply(Action::BeginLive { run: 2 });
+    assert!(q.notices.is_empty(), "{:?}", q.notices);
 }
 
 #[test]
