@@ -2,14 +2,15 @@
 //! with exact float64 second-order autograd; the same weights, inputs, labels and Gumbel noise are
 //! loaded here and pushed through our f32 supernet.
 
-use burn::tensor::{Tensor, TensorData};
+mod common;
+
+use burn::tensor::Tensor;
+use common::{Fixture, exact_trace, grad_errors, rel};
 use nasi::config::FdScheme;
-use nasi::data::Batch;
 use nasi::nasi::relax::relaxed_weights;
 use nasi::nasi::{StepInput, trace_and_alpha_grad};
-use nasi::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
-use nasi::ntk::exact_ntk;
-use nasi::space::{ArchTable, NUM_EDGES, NUM_OPS};
+use nasi::net::supernet::SupernetConfig;
+use nasi::space::{NUM_EDGES, NUM_OPS};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -22,28 +23,6 @@ struct Cfg {
     tau: f64,
     hard: bool,
 }
-#[derive(Deserialize)]
-struct Param {
-    name: String,
-    shape: Vec<usize>,
-    values: Vec<f32>,
-}
-#[derive(Deserialize)]
-struct Expected {
-    loss: f64,
-    trace: f64,
-    exact_trace: f64,
-    grad_trace: [[f64; 5]; 6],
-}
-#[derive(Deserialize)]
-struct Fixture {
-    config: Cfg,
-    params: Vec<Param>,
-    x: Vec<f32>,
-    labels: Vec<usize>,
-    gumbel: ArchTable,
-    expected: Expected,
-}
 
 /// Bounds on the α-gradient of one fixture and scheme, about 10× the error measured there.
 struct GradBound {
@@ -54,11 +33,7 @@ struct GradBound {
 }
 
 fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
-    let path = format!(
-        "{}/tests/reference/fixtures/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let f: Fixture = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let f: Fixture<Cfg> = Fixture::load(name);
     let c = &f.config;
     let device = nasi::cpu_device();
     let mut net = SupernetConfig {
@@ -68,28 +43,8 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
         size: c.size,
     }
     .init(0, &device);
-    for (spec, p) in net.specs().iter().zip(&f.params) {
-        assert_eq!(
-            (&spec.name, &spec.shape),
-            (&p.name, &p.shape),
-            "parameter order"
-        );
-    }
-    net.set_params(
-        f.params
-            .iter()
-            .map(|p| {
-                Tensor::from_data(TensorData::new(p.values.clone(), [p.values.len()]), &device)
-            })
-            .collect(),
-    )
-    .unwrap();
-    let batch = Batch {
-        x: f.x.clone(),
-        labels: f.labels.clone(),
-        batch: c.batch,
-        size: c.size,
-    };
+    net.set_params(f.params_for(net.specs(), &device)).unwrap();
+    let batch = f.batch(c.batch, c.size);
     let input = StepInput {
         batch: &batch,
         gumbel: &f.gumbel,
@@ -104,47 +59,22 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
         fd_scheme,
     };
     let got = trace_and_alpha_grad(&net, &input, &device).read();
-
-    let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
     let e = &f.expected;
     let (rl, rt) = (rel(got.loss as f64, e.loss), rel(got.trace as f64, e.trace));
-
-    let g: Vec<f64> = got.grad_trace.values().iter().map(|&v| v as f64).collect();
-    let want: Vec<f64> = e.grad_trace.iter().flatten().copied().collect();
-    let dot: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
-    let n = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
-    let cos = dot / (n(&g) * n(&want));
-    let diff: Vec<f64> = g.iter().zip(&want).map(|(a, b)| a - b).collect();
-    let rg = n(&diff) / n(&want);
-
-    let ad = device.clone().autodiff();
+    let (rg, one_minus_cos) = grad_errors(&got.grad_trace, &e.grad_trace);
     let choice = c.hard.then(|| f.gumbel.row_argmax());
     let w = relaxed_weights(
-        Tensor::zeros([NUM_EDGES, NUM_OPS], &ad),
+        Tensor::zeros([NUM_EDGES, NUM_OPS], &device.clone().autodiff()),
         &f.gumbel,
         c.tau,
         choice.as_deref(),
     );
-    let x = input_tensor(&batch, &device).autodiff();
-    let ntk = exact_ntk(net.params(), c.batch, c.classes, |p| {
-        net.forward(
-            p,
-            x.clone(),
-            &CellMix::Relaxed(w.clone()),
-            &mut ReluTape::Free,
-        )
-    });
-    let diag: f64 = (0..c.batch)
-        .map(|i| ntk.clone().slice([i..i + 1, i..i + 1]).into_scalar::<f32>() as f64)
-        .sum();
+    let diag = exact_trace(&net, &batch, w, &device);
     let rx = rel(diag, e.exact_trace);
     println!(
         "{name} ({fd_scheme}): loss rel {rl:.1e}; T~ {:.6} vs {:.6} (rel {rt:.1e}); exact tr {diag:.3} vs {:.3} (rel {rx:.1e}); \
-         grad_alpha T~ rel {rg:.1e}, 1 - cosine {:.1e}",
-        got.trace,
-        e.trace,
-        e.exact_trace,
-        1.0 - cos
+         grad_alpha T~ rel {rg:.1e}, 1 - cosine {one_minus_cos:.1e}",
+        got.trace, e.trace, e.exact_trace,
     );
     // Measured over the three fixtures: loss ≤ 9.3e-8, T̃ ≤ 4.2e-7, exact trace ≤ 2.7e-7 (f32
     // against float64).
@@ -153,9 +83,8 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
     assert!(rx <= 3e-6, "exact trace relative error {rx}");
     assert!(rg <= bound.rel, "grad relative error {rg}");
     assert!(
-        1.0 - cos <= bound.one_minus_cos,
-        "grad 1 - cosine {}",
-        1.0 - cos
+        one_minus_cos <= bound.one_minus_cos,
+        "grad 1 - cosine {one_minus_cos}"
     );
 }
 

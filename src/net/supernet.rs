@@ -42,6 +42,28 @@ pub struct ParamSpec {
     pub shape: Vec<usize>,
 }
 
+/// Whether `params` fit `specs`: as many tensors, each with its spec's number of values.
+pub fn check_params(specs: &[ParamSpec], params: &[Tensor<1>]) -> Result<(), String> {
+    if params.len() != specs.len() {
+        return Err(format!(
+            "expected {} parameter tensors, got {}",
+            specs.len(),
+            params.len()
+        ));
+    }
+    for (s, p) in specs.iter().zip(params) {
+        if p.dims()[0] != s.numel() {
+            return Err(format!(
+                "{} needs {} values, got {}",
+                s.name,
+                s.numel(),
+                p.dims()[0]
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl ParamSpec {
     /// Number of scalars.
     pub fn numel(&self) -> usize {
@@ -254,23 +276,7 @@ impl Supernet {
 
     /// Replaces the weights (e.g. with a PyTorch fixture's); shapes must match [`Supernet::specs`].
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) -> Result<(), String> {
-        if params.len() != self.specs.len() {
-            return Err(format!(
-                "expected {} parameter tensors, got {}",
-                self.specs.len(),
-                params.len()
-            ));
-        }
-        for (s, p) in self.specs.iter().zip(&params) {
-            if p.dims()[0] != s.numel() {
-                return Err(format!(
-                    "{} needs {} values, got {}",
-                    s.name,
-                    s.numel(),
-                    p.dims()[0]
-                ));
-            }
-        }
+        check_params(&self.specs, &params)?;
         self.params = params;
         Ok(())
     }

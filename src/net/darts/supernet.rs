@@ -277,23 +277,7 @@ impl DartsSupernet {
 
     /// Replaces the parameters (e.g. with a PyTorch fixture's); each must have its spec's size.
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) -> Result<(), String> {
-        if params.len() != self.specs.len() {
-            return Err(format!(
-                "{} parameter tensors, expected {}",
-                params.len(),
-                self.specs.len()
-            ));
-        }
-        for (s, p) in self.specs.iter().zip(&params) {
-            if p.dims()[0] != s.numel() {
-                return Err(format!(
-                    "{} has {} values, expected {}",
-                    s.name,
-                    p.dims()[0],
-                    s.numel()
-                ));
-            }
-        }
+        crate::net::supernet::check_params(&self.specs, &params)?;
         self.params = params;
         Ok(())
     }
