@@ -50,22 +50,40 @@ fn decode_value(v: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A config field's value as the hash and the notices write it (`mean`, `32`, `0.5`).
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The fields in which `a` differs from `b`, in key order: the kebab-case key, `a`'s value and
+/// `b`'s, as text. The hash is a config's differences from the defaults; the page names a
+/// replayed run's differences from the form with it.
+pub fn differences(a: &SearchConfig, b: &SearchConfig) -> Vec<(String, String, String)> {
+    let (a, b) = (
+        serde_json::to_value(a).expect("plain struct"),
+        serde_json::to_value(b).expect("plain struct"),
+    );
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        unreachable!("a struct")
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, v)| {
+            let other = b.get(k).map(value_text).unwrap_or_default();
+            (k.clone(), value_text(v), other)
+        })
+        .collect()
+}
+
 /// The hash (without `#`) for a config and view; only fields that differ from the defaults.
 pub fn encode(cfg: &SearchConfig, view: &ViewState) -> String {
-    let def = serde_json::to_value(SearchConfig::default()).expect("plain struct");
-    let cur = serde_json::to_value(cfg).expect("plain struct");
-    let mut parts = Vec::new();
-    if let (Value::Object(d), Value::Object(c)) = (&def, &cur) {
-        for (k, v) in c {
-            if d.get(k) != Some(v) {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                parts.push(format!("{k}={}", encode_value(&text)));
-            }
-        }
-    }
+    let mut parts: Vec<String> = differences(cfg, &SearchConfig::default())
+        .into_iter()
+        .map(|(k, v, _)| format!("{k}={}", encode_value(&v)))
+        .collect();
     if let Some(p) = &view.preset {
         parts.push(format!("preset={}", encode_value(p)));
     }
@@ -157,8 +175,7 @@ fn current(cfg: &SearchConfig, key: &str) -> String {
         .ok()
         .and_then(|v| v.get(key).cloned())
     {
-        Some(Value::String(s)) => format!("`{s}`"),
-        Some(v) => format!("`{v}`"),
+        Some(v) => format!("`{}`", value_text(&v)),
         None => "nothing".into(),
     }
 }

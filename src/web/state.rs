@@ -206,26 +206,11 @@ pub enum Action {
 /// The settings in which `shown` (a recorded run's) differs from `wanted` (the page's), as
 /// `seed 0 (the form: 3), steps 40 (the form: 20)`; empty when they are the same.
 pub fn config_differences(shown: &SearchConfig, wanted: &SearchConfig) -> String {
-    let (a, b) = (
-        serde_json::to_value(shown).expect("plain struct"),
-        serde_json::to_value(wanted).expect("plain struct"),
-    );
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match (a, b) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => a
-            .iter()
-            .filter(|(k, v)| b.get(*k) != Some(v))
-            .map(|(k, v)| {
-                let w = b.get(k).map(text).unwrap_or_default();
-                format!("{k} {} (the form: {w})", text(v))
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => String::new(),
-    }
+    crate::config::url::differences(shown, wanted)
+        .into_iter()
+        .map(|(k, v, w)| format!("{k} {v} (the form: {w})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Playground {
