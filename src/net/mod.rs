@@ -5,11 +5,13 @@
 //! * [`darts`]: the DARTS search and evaluation networks' parameters, named and counted as the
 //!   reference code does, and the search network's forward pass with its ReLU and max-pool tapes.
 //! * [`Relaxed`]: what NASI's step needs of a network, implemented by both supernets.
+//! * [`tape`]: the piecewise-linear choices of a pass, recorded and replayed by NASI's step.
 //! * [`supernet`]: NB201's macro skeleton with a relaxed or fixed cell, and the ReLU tape that the
 //!   finite-difference Hessian-vector product replays.
 
 pub mod darts;
 pub mod supernet;
+pub mod tape;
 
 use burn::tensor::Tensor;
 

@@ -109,54 +109,16 @@ pub enum CellMix {
     Fixed(Genotype),
 }
 
-/// How ReLUs behave in one forward pass.
-///
-/// The NASI gradient differentiates ∇θL in α by finite differences of ∇αL at θ ± ε·v. ReLU masks
-/// that flip between those passes make ∇αL jump, which ruins the difference; replaying the masks
-/// of the unperturbed pass makes the difference converge to the exact mixed second derivative
-/// (ReLU's second derivative is zero almost everywhere, so the exact one treats masks as fixed).
-#[derive(Debug, Default)]
-pub enum ReluTape {
-    /// Ordinary ReLUs.
-    #[default]
-    Free,
-    /// Ordinary ReLUs, recording each activation mask (`x > 0`, untracked).
-    Record(Vec<Tensor<4>>),
-    /// `x ↦ x·mask` with the recorded masks, in the same order.
-    Replay {
-        /// Masks from a [`ReluTape::Record`] pass.
-        masks: Vec<Tensor<4>>,
-        /// Index of the next mask.
-        next: usize,
-    },
-}
+/// How ReLUs behave in one forward pass: free, recording their masks (`x > 0`, untracked), or
+/// `x ↦ x·mask` with recorded ones ([`super::tape`]).
+pub type ReluTape = super::tape::Tape<Tensor<4>>;
 
 impl ReluTape {
     /// Applies the ReLU of this pass to `x` `[b, c, h, w]`.
     pub fn relu(&mut self, x: Tensor<4>) -> Tensor<4> {
-        match self {
-            ReluTape::Free => relu(x),
-            ReluTape::Record(masks) => {
-                let m = kernels::relu_mask(&x);
-                masks.push(m.clone());
-                kernels::mask_mul(x, m)
-            }
-            ReluTape::Replay { masks, next } => {
-                let m = masks[*next].clone();
-                *next += 1;
-                kernels::mask_mul(x, m)
-            }
-        }
-    }
-
-    /// A replay of the same masks from the start, leaving `self` as it is.
-    pub fn replay(&self) -> ReluTape {
-        match self {
-            ReluTape::Record(masks) | ReluTape::Replay { masks, .. } => ReluTape::Replay {
-                masks: masks.clone(),
-                next: 0,
-            },
-            ReluTape::Free => ReluTape::Free,
+        match self.choice(|| kernels::relu_mask(&x)) {
+            None => relu(x),
+            Some(m) => kernels::mask_mul(x, m),
         }
     }
 }

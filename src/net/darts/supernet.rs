@@ -23,61 +23,28 @@ use crate::kernels;
 use crate::net::supernet::{ParamSpec, ReluTape};
 use crate::space::darts::{EDGES, NUM_EDGES, NUM_NODES, NUM_OPS, Op, ROWS};
 
-/// The argmax positions of the max pools of one pass, to replay in another (a max pool is
-/// piecewise linear, like a ReLU: the exact second derivative holds the argmax fixed).
-#[derive(Clone, Debug, Default)]
-pub enum PoolTape {
-    /// Ordinary max pools.
-    #[default]
-    Free,
-    /// Ordinary max pools, recording each one's argmax indices (`[b, c, ho, wo]` into the
-    /// flattened `h·w` plane).
-    Record(Vec<Tensor<4, Int>>),
-    /// The input gathered at the recorded indices, in the same order.
-    Replay {
-        /// Indices from a [`PoolTape::Record`] pass.
-        indices: Vec<Tensor<4, Int>>,
-        /// Index of the next pool.
-        next: usize,
-    },
-}
+/// The argmax positions of one pass's max pools (`[b, c, ho, wo]` into the flattened `h·w`
+/// plane), to replay in another: a max pool is piecewise linear, like a ReLU, and the exact second
+/// derivative holds the argmax fixed ([`crate::net::tape`]).
+pub type PoolTape = crate::net::tape::Tape<Tensor<4, Int>>;
 
 impl PoolTape {
-    /// The 3×3 max pool (padding 1) of `x` `[b, c, h, w]` with `stride`, as this pass does it.
+    /// The 3×3 max pool (padding 1) of `x` `[b, c, h, w]` with `stride`, as this pass does it: the
+    /// input gathered at the recorded (or replayed) argmax positions.
     pub fn max_pool_3x3(&mut self, x: Tensor<4>, stride: usize) -> Tensor<4> {
         let options = MaxPoolOptions::new([3, 3])
             .with_stride([stride, stride])
             .with_padding([1, 1]);
-        let take = |x: Tensor<4>, idx: Tensor<4, Int>| {
-            let [b, c, h, w] = x.dims();
-            let [_, _, ho, wo] = idx.dims();
-            x.reshape([b, c, h * w])
-                .gather(2, idx.reshape([b, c, ho * wo]))
-                .reshape([b, c, ho, wo])
-        };
-        match self {
-            PoolTape::Free => max_pool2d_with_indices(x, options).0,
-            PoolTape::Record(all) => {
-                let (_, idx) = max_pool2d_with_indices(x.clone().detach(), options);
-                all.push(idx.clone());
-                take(x, idx)
+        let chosen = self.choice(|| max_pool2d_with_indices(x.clone().detach(), options.clone()).1);
+        match chosen {
+            None => max_pool2d_with_indices(x, options).0,
+            Some(idx) => {
+                let [b, c, h, w] = x.dims();
+                let [_, _, ho, wo] = idx.dims();
+                x.reshape([b, c, h * w])
+                    .gather(2, idx.reshape([b, c, ho * wo]))
+                    .reshape([b, c, ho, wo])
             }
-            PoolTape::Replay { indices, next } => {
-                let idx = indices[*next].clone();
-                *next += 1;
-                take(x, idx)
-            }
-        }
-    }
-
-    /// A replay of the same indices from the start, leaving `self` as it is.
-    pub fn replay(&self) -> PoolTape {
-        match self {
-            PoolTape::Record(indices) | PoolTape::Replay { indices, .. } => PoolTape::Replay {
-                indices: indices.clone(),
-                next: 0,
-            },
-            PoolTape::Free => PoolTape::Free,
         }
     }
 }
