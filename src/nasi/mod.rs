@@ -27,7 +27,7 @@ pub use crate::space::ArchTable;
 
 pub mod relax;
 
-pub use relax::{relaxed_weights, relaxed_weights_host, softmax_rows};
+pub use relax::{relaxed_weights, relaxed_weights_host};
 
 /// How the Hessian-vector product ∇αT̃ = 2·(∂²L/∂α∂θ)·v is differenced (see [`crate::nasi`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,7 +308,7 @@ mod tests {
         let a = acc.alpha();
         assert_eq!(a[0][0], 1.0);
         assert_eq!(a[0][1], 0.5);
-        let p = softmax_rows(&a);
+        let p = a.softmax_rows();
         assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-6);
     }
 }

@@ -41,15 +41,5 @@ pub fn relaxed_weights_host(gumbel: &ArchTable, tau: f64, hard: bool) -> ArchTab
     if hard {
         return one_hot_rows(&gumbel.row_argmax(), gumbel.ops());
     }
-    softmax_rows(&gumbel.map(|v| (v as f64 / tau) as f32))
-}
-
-/// Row-wise softmax of a table (op probabilities per edge), in f64.
-pub fn softmax_rows(t: &ArchTable) -> ArchTable {
-    t.map_rows(|row| {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f64> = row.iter().map(|&v| ((v - m) as f64).exp()).collect();
-        let s: f64 = e.iter().sum();
-        e.iter().map(|&v| (v / s) as f32).collect()
-    })
+    gumbel.map(|v| (v as f64 / tau) as f32).softmax_rows()
 }

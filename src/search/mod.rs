@@ -12,7 +12,7 @@ use crate::config::{NuRule, SearchConfig};
 use crate::data::{DataError, RngStream, Sampler, gumbel, rng};
 use crate::nasi::{
     AlphaAccumulator, ArchTable, StepInput, StepValues, frobenius_norm, reward, reward_grad,
-    softmax_rows, trace_and_alpha_grad,
+    trace_and_alpha_grad,
 };
 use crate::net::supernet::Supernet;
 use crate::space::{Genotype, SpaceKind};
@@ -295,7 +295,7 @@ impl Search {
             grad_norm: frobenius_norm(&g),
             running_max,
             weights,
-            probs: softmax_rows(&alpha),
+            probs: alpha.softmax_rows(),
             genotype: Genotype::argmax(&alpha),
             alpha,
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
@@ -311,7 +311,7 @@ impl Search {
             space: SpaceKind::Nb201,
             genotype,
             op_indices: genotype.indices().to_vec(),
-            probs: softmax_rows(&alpha),
+            probs: alpha.softmax_rows(),
             alpha,
             steps: self.step,
             seconds: self.started.elapsed().as_secs_f64(),

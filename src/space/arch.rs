@@ -88,6 +88,17 @@ impl ArchTable {
         }
     }
 
+    /// Row-wise softmax (op probabilities per edge), computed in f64: NB201's relaxed cell and
+    /// probabilities, and the weights DARTS's derivation ranks.
+    pub fn softmax_rows(&self) -> ArchTable {
+        self.map_rows(|row| {
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f64> = row.iter().map(|&v| ((v - m) as f64).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.iter().map(|&v| (v / s) as f32).collect()
+        })
+    }
+
     /// The column of each row's largest value: the straight-through hard sample (argmax of
     /// α + g per edge), and NB201's derivation. Ties go to the lowest column; NaN never wins.
     pub fn row_argmax(&self) -> Vec<usize> {

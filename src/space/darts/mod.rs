@@ -16,6 +16,8 @@ use std::fmt;
 
 use rand::Rng;
 
+use super::ArchTable;
+
 /// DARTS_V2, the cell of the DARTS paper (second-order search), as `genotypes.py` defines it:
 /// a reference for parameter counts and for scoring (`nasi score`).
 pub const DARTS_V2: &str = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
@@ -138,9 +140,9 @@ pub struct Genotype {
 /// in-edges with the largest weight of an op other than `none` (a stable sort: ties go to the
 /// lower input), each with its best op other than `none` (the first maximum), the two pairs in
 /// that order (strongest first), as `model_search.py`'s `_parse` emits them.
-pub fn derive_cell(weights: &[[f64; NUM_OPS]]) -> Cell {
+pub fn derive_cell(weights: &[&[f32]]) -> Cell {
     assert_eq!(weights.len(), NUM_EDGES, "one cell's 14 rows");
-    let best = |row: &[f64; NUM_OPS]| {
+    let best = |row: &[f32]| {
         let mut k_best = 1;
         for k in 2..NUM_OPS {
             if row[k] > row[k_best] {
@@ -154,30 +156,16 @@ pub fn derive_cell(weights: &[[f64; NUM_OPS]]) -> Cell {
     for node in 0..NUM_NODES {
         let n = node + 2;
         let rows = &weights[start..start + n];
-        let strength = |j: usize| rows[j][best(&rows[j])];
+        let strength = |j: usize| rows[j][best(rows[j])];
         let mut inputs: Vec<usize> = (0..n).collect();
         // Descending strength; `sort_by` is stable, as Python's `sorted`.
         inputs.sort_by(|&a, &b| strength(b).total_cmp(&strength(a)));
         for (slot, &j) in inputs[..2].iter().enumerate() {
-            cell[2 * node + slot] = (Op::ALL[best(&rows[j])], j);
+            cell[2 * node + slot] = (Op::ALL[best(rows[j])], j);
         }
         start += n;
     }
     cell
-}
-
-/// Row-wise softmax of `scale·α` in f64.
-fn softmax_rows(alpha: &[[f32; NUM_OPS]], scale: f64) -> Vec<[f64; NUM_OPS]> {
-    alpha
-        .iter()
-        .map(|row| {
-            let z = row.map(|v| v as f64 * scale);
-            let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e = z.map(|v| (v - m).exp());
-            let s: f64 = e.iter().sum();
-            e.map(|v| v / s)
-        })
-        .collect()
 }
 
 impl Genotype {
@@ -185,12 +173,13 @@ impl Genotype {
     /// ([`derive_cell`]) on `softmax(scale·α)` per row. The rule compares softmax values across
     /// edges, so unlike NB201's per-row argmax it depends on α's scale: the search passes the
     /// scale it documents (Algorithm 1's ξ/T on eq. 18's sum).
-    pub fn derive(alpha: &[[f32; NUM_OPS]], scale: f64) -> Genotype {
-        assert_eq!(alpha.len(), ROWS, "normal and reduce rows");
-        let w = softmax_rows(alpha, scale);
+    pub fn derive(alpha: &ArchTable, scale: f64) -> Genotype {
+        assert_eq!(alpha.shape(), [ROWS, NUM_OPS], "normal and reduce rows");
+        let w = alpha.map(|v| (v as f64 * scale) as f32).softmax_rows();
+        let rows: Vec<&[f32]> = w.iter().collect();
         Genotype {
-            normal: derive_cell(&w[..NUM_EDGES]),
-            reduce: derive_cell(&w[NUM_EDGES..]),
+            normal: derive_cell(&rows[..NUM_EDGES]),
+            reduce: derive_cell(&rows[NUM_EDGES..]),
         }
     }
 
@@ -337,13 +326,13 @@ mod tests {
     fn derivation_keeps_the_two_strongest_inputs_as_darts_does() {
         // Hand-made weights: node 2 prefers input 1 (sep 5x5) over 0; node 3 ties inputs 0 and 2
         // (the lower wins), and `none`'s large weight on input 1 is ignored.
-        let mut w = [[0.1f64; NUM_OPS]; NUM_EDGES];
+        let mut w = ArchTable::from_fn(NUM_EDGES, NUM_OPS, |_, _| 0.1);
         w[1][Op::SepConv5x5.index()] = 0.9;
         w[0][Op::MaxPool3x3.index()] = 0.5;
         w[3][Op::None.index()] = 0.99;
         w[2][Op::SkipConnect.index()] = 0.6;
         w[4][Op::AvgPool3x3.index()] = 0.6;
-        let cell = derive_cell(&w);
+        let cell = derive_cell(&w.iter().collect::<Vec<_>>());
         assert_eq!(cell[0], (Op::SepConv5x5, 1), "strongest first");
         assert_eq!(cell[1], (Op::MaxPool3x3, 0));
         assert_eq!(
@@ -359,7 +348,7 @@ mod tests {
         // Node 3 (rows 2..5): 3←0 has `none` far below seven equal ops; 3←1 one peak of 1;
         // 3←2 a small peak of 0.2. At scale 1 the peaks win (0.28, 0.149 against 0.143); at
         // scale 0.05 the flat row's 1/(7 + e^−0.5) = 0.1315 beats both (0.1306, 0.1261).
-        let mut alpha = [[0f32; NUM_OPS]; ROWS];
+        let mut alpha = ArchTable::zeros(ROWS, NUM_OPS);
         alpha[2][Op::None.index()] = -10.0;
         alpha[3][Op::SepConv3x3.index()] = 1.0;
         alpha[4][Op::MaxPool3x3.index()] = 0.2;
