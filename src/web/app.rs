@@ -59,29 +59,27 @@ fn App() -> Html {
                 let d = dispatch.clone();
                 spawn_local(async move { d.dispatch(Action::Check(runner::device_check().await)) });
             }
-            if let Some(n) = runner::budget_notice(&cfg) {
-                dispatch.dispatch(Action::Notice(n));
-            }
             if autorun {
+                // A config over the memory budget fails in `run_live` with the budget's message.
                 let run = ctl.begin_run();
                 ctl.paused.set(false);
                 dispatch.dispatch(Action::BeginLive { run });
                 spawn_local(run_live(cfg, run, ctl, dispatch));
             } else {
+                if let Some(n) = runner::budget_notice(&cfg) {
+                    dispatch.dispatch(Action::Notice(n));
+                }
+                let webgpu = runner::has_webgpu();
                 let from_link = cfg != SearchConfig::default();
                 let matching = PRESETS
                     .iter()
                     .map(|p| p.0)
                     .find(|n| preset(n).as_ref() == Some(&cfg));
-                let fallback = if runner::has_webgpu() {
-                    "default"
-                } else {
-                    "tiny"
-                };
+                let fallback = if webgpu { "default" } else { "tiny" };
                 let name = preset_name
                     .or(matching.map(str::to_string))
                     .unwrap_or_else(|| fallback.to_string());
-                if !runner::has_webgpu() {
+                if !webgpu {
                     dispatch.dispatch(Action::Notice(if from_link {
                         "This browser has no WebGPU: live runs will use the CPU (slower)."
                     } else {
