@@ -14,7 +14,7 @@
 //! did not see. The browser runs the two perturbed passes one after the other, so there the
 //! estimate errs high.
 
-use crate::config::{FdScheme, SearchConfig};
+use crate::config::{FdScheme, SearchConfig, SpaceKind};
 
 /// Memory of the process before the supernet is built (code, thread stacks, allocator arenas).
 const BASE_BYTES: f64 = 16.0 * 1048576.0;
@@ -27,8 +27,20 @@ const BYTES_PER_CELL_VALUE_FORWARD: f64 = 92.0;
 /// Bytes per value of the stem and reduction blocks (and the input batch).
 const BYTES_PER_STAGE_VALUE: f64 = 56.0;
 
+/// Bytes kept per DARTS edge value (b·C_i·H_i² on each of a cell's 14 edges) during a central
+/// step: about 61 f32 (eight ops, with the separable convolutions' two stacks, their batch
+/// norms, max-pool indices and ReLU masks). Fitted to `nasi bench` at C8 L5 b16 32²
+/// (1072 MiB) and C16 L8 b64 32² (14.5 GiB); held at +0.5 % on C12 L6 b24 24² (1891 MiB) and
+/// −7 % on the darts-tiny preset (89 MiB), which the fit did not see.
+const BYTES_PER_DARTS_VALUE: f64 = 243.0;
+/// The same for the forward scheme (752 MiB at C8 L5 b16 32²).
+const BYTES_PER_DARTS_VALUE_FORWARD: f64 = 168.0;
+
 /// Estimated peak memory in bytes of a search with `cfg` (see the module doc for the model).
 pub fn peak_bytes(cfg: &SearchConfig) -> u64 {
+    if cfg.space == SpaceKind::Darts {
+        return darts_peak_bytes(cfg);
+    }
     let (b, c, n, s) = (
         cfg.batch as f64,
         cfg.channels as f64,
@@ -42,6 +54,26 @@ pub fn peak_bytes(cfg: &SearchConfig) -> u64 {
         FdScheme::Forward => BYTES_PER_CELL_VALUE_FORWARD,
     };
     (BASE_BYTES + per_cell * cell + BYTES_PER_STAGE_VALUE * plane) as u64
+}
+
+/// DARTS: cell i has C·2^r channels at (S/2^r)² after r reductions, so its 14 edges hold
+/// 14·b·C·S²/2^r values; the sum over cells times [`BYTES_PER_DARTS_VALUE`].
+fn darts_peak_bytes(cfg: &SearchConfig) -> u64 {
+    let net = cfg.darts();
+    let mut reductions = 0;
+    let mut halvings = 0.0;
+    for i in 0..net.layers {
+        if net.is_reduction(i) {
+            reductions += 1;
+        }
+        halvings += 0.5f64.powi(reductions);
+    }
+    let plane = cfg.batch as f64 * cfg.channels as f64 * (cfg.size * cfg.size) as f64;
+    let per_value = match cfg.fd_scheme {
+        FdScheme::Central => BYTES_PER_DARTS_VALUE,
+        FdScheme::Forward => BYTES_PER_DARTS_VALUE_FORWARD,
+    };
+    (BASE_BYTES + per_value * 14.0 * plane * halvings) as u64
 }
 
 /// `bytes` for a person: `41 GB`, `730 MB`.
@@ -118,5 +150,31 @@ mod tests {
         assert_eq!(over_budget(&d, 1 << 30, "", ""), None);
         assert_eq!(human(41_200_000_000), "41 GB");
         assert_eq!(human(730_000_000), "730 MB");
+    }
+
+    #[test]
+    fn the_darts_estimate_is_near_the_measured_peaks() {
+        // Peak RSS measured by `nasi bench` on 2 cores (MiB); the fit saw the first two.
+        let cases = [
+            (8, 5, 16, 32, 1071.6),
+            (16, 8, 64, 32, 14506.9),
+            (12, 6, 24, 24, 1891.0),
+            (4, 5, 8, 16, 88.8),
+        ];
+        for (channels, cells, batch, size, mib) in cases {
+            let cfg = SearchConfig {
+                channels,
+                cells,
+                batch,
+                size,
+                ..crate::config::preset("darts").unwrap()
+            };
+            let est = peak_bytes(&cfg) as f64 / 1048576.0;
+            // Within 7.2 % at the worst (darts-tiny, where the fixed base dominates).
+            assert!(
+                (est / mib - 1.0).abs() < 0.1,
+                "{channels} {cells}: {est} vs {mib}"
+            );
+        }
     }
 }

@@ -226,7 +226,7 @@ mod tests {
             running_max: 1.0,
             weights: probs.clone(),
             alpha: crate::space::ArchTable::zeros(6, 5),
-            genotype: Genotype::argmax(&probs),
+            genotype: Genotype::argmax(&probs).into(),
             probs,
             elapsed_ms: 0.0,
         }

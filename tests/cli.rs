@@ -273,7 +273,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         ),
         (
             vec!["search", "--preset", "huge"],
-            "unknown preset `huge` (expected one of default, paper, tiny)",
+            "unknown preset `huge` (expected one of default, paper, tiny, darts, darts-tiny)",
         ),
         (
             vec!["reproduce", "--preset", "huge", "--nb201", &table_path],
@@ -407,6 +407,130 @@ fn darts_counts_a_pasted_genotype_as_the_reference() {
         "8",
     ]);
     assert!(v["params"].as_u64().unwrap() < 1_000_000);
+}
+
+/// A DARTS search end to end: the JSON's genotype is DARTS's text, its α is the two cells'
+/// `[14][8]` tables, DARTS's rule on that α gives the genotype (here and, where Python is
+/// installed, in `tests/reference/check_darts_genotype.py`, which also `eval`s the text as
+/// `genotypes.py` would), the parameter count is the evaluation network's, the run folder draws
+/// both cells, and the same seed gives the same search.
+#[test]
+fn a_darts_search_prints_a_genotype_that_darts_reads_and_derives() {
+    use nasi::space::darts::Genotype;
+    let run = |out: &Path| {
+        nasi_json(&[
+            "search",
+            "--space",
+            "darts",
+            "--preset",
+            "darts-tiny",
+            "--steps",
+            "3",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (a, b) = (tmp("darts-a"), tmp("darts-b"));
+    let v = run(&a);
+    assert_eq!(v["space"], "darts");
+    assert!(
+        v.get("nb201").is_none() && v.get("op_indices").is_none(),
+        "{v}"
+    );
+    let g: Genotype = v["genotype"].as_str().unwrap().parse().unwrap();
+    let alpha: nasi::space::ArchTable = serde_json::from_value(json_rows(&v["alpha"])).unwrap();
+    assert_eq!(alpha.shape(), [28, 8]);
+    assert_eq!(
+        Genotype::derive(&alpha, 1.0),
+        g,
+        "the rule on the printed α"
+    );
+    let count = nasi_json(&["darts", v["genotype"].as_str().unwrap(), "--json"]);
+    assert_eq!(v["params"], count["params"]);
+    let svg = std::fs::read_to_string(a.join("cell.svg")).unwrap();
+    assert!(svg.contains(r#"data-cell="normal""#) && svg.contains(r#"data-cell="reduce""#));
+    let w = run(&b);
+    assert_eq!((&v["genotype"], &v["alpha"]), (&w["genotype"], &w["alpha"]));
+    let python = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/check_darts_genotype.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    if let Ok(mut child) = python {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(v.to_string().as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && said.starts_with("ok:"), "{said}");
+    } else {
+        eprintln!("python3 is not installed: the Python check of the genotype is skipped");
+    }
+}
+
+/// `{normal, reduce}` as one list of 28 rows.
+fn json_rows(v: &Value) -> Value {
+    let mut rows = v["normal"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 14);
+    rows.extend(v["reduce"].as_array().unwrap().iter().cloned());
+    Value::Array(rows)
+}
+
+#[test]
+fn a_darts_genotype_is_scored_and_mismatched_spaces_are_named() {
+    let v = nasi_json(&[
+        "score",
+        "--space",
+        "darts",
+        nasi::space::darts::DARTS_V2,
+        "--batch",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(v["params"], 3_349_342);
+    assert_eq!(v["proxy"]["cells"], 5, "the darts-tiny proxy size");
+    let (t, tr) = (
+        v["trace"].as_f64().unwrap(),
+        v["exact_trace"].as_f64().unwrap(),
+    );
+    assert!(
+        t > 0.0 && t <= 2.0 * tr / 4.0,
+        "T~ {t} within 2·tr/b of {tr}"
+    );
+    for (args, says) in [
+        (
+            vec!["score", nasi::space::darts::DARTS_V2],
+            "a darts genotype but the space is nb201: add --space darts",
+        ),
+        (
+            vec!["search", "--space", "darts", "--cells", "2"],
+            "at least 3 cells",
+        ),
+        (
+            vec!["search", "--space", "darts", "--channels", "5"],
+            "must be even",
+        ),
+        (
+            vec!["search", "--preset", "darts-tiny", "--nb201", "x.csv"],
+            "it needs --space nb201",
+        ),
+    ] {
+        let o = nasi(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -19,8 +19,8 @@ use nasi::config::url::{ViewState, decode, encode};
 use nasi::config::{DataSpec, FdScheme, NuRule, PRESETS, SearchConfig, file_keys, preset};
 use nasi::data::{CIFAR_RECORD, Cifar10};
 use nasi::search::{SearchEvent, parse_result, parse_trajectory};
-use nasi::space::Genotype;
 use nasi::space::nb201::table::Table;
+use nasi::space::{Genotype, SpaceKind};
 
 fn env_u64(key: &str) -> Option<u64> {
     std::env::var(key).ok().and_then(|v| v.parse().ok())
@@ -108,17 +108,24 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
         ),
         (1usize..=32, 2usize..1000, 2usize..=64),
         (0f64..10.0, nu, 1e-3f64..10.0, any::<bool>()),
-        (data, 1e-9f64..0.999, any::<bool>()),
+        (data, 1e-9f64..0.999, any::<bool>(), any::<bool>()),
     )
         .prop_map(
             |(
                 (seed, steps, batch, channels),
                 (cells, classes, size4),
                 (mu, nu, tau, hard),
-                (data, fd_radius, central),
+                (data, fd_radius, central, darts),
             )| {
                 let cifar = !matches!(data, DataSpec::Gaussian);
+                // DARTS needs 3 cells or more and even channels.
+                let darts = darts && cells >= 3 && channels % 2 == 0;
                 SearchConfig {
+                    space: if darts {
+                        SpaceKind::Darts
+                    } else {
+                        SpaceKind::Nb201
+                    },
                     seed,
                     steps,
                     batch,

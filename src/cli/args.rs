@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{ArgMatches, Parser, Subcommand, parser::ValueSource};
 use serde_json::Value;
 
-use crate::config::SearchConfig;
+use crate::config::{SearchConfig, SpaceKind};
 
 /// NASI: neural architecture search at initialisation, on the CPU (or a GPU with `--features
 /// wgpu` / `cuda`). With no subcommand, runs the default search and prints the cell.
@@ -23,7 +23,7 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
-    /// Search NAS-Bench-201 with NASI and write a run folder.
+    /// Search NAS-Bench-201 (or `--space darts`) with NASI and write a run folder.
     Search(SearchCmd),
     /// Print NASI's T̃ and the exact NTK trace of one cell's standalone network.
     Score(ScoreCmd),
@@ -65,10 +65,14 @@ pub(crate) struct SearchCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ScoreCmd {
-    /// The cell as an NB201 string, e.g. `|nor_conv_3x3~0|+|…|`.
+    /// The cell: an NB201 string, e.g. `|nor_conv_3x3~0|+|…|`, or with `--space darts` a DARTS
+    /// `Genotype(normal=[…], …)` (scored at the `darts-tiny` preset's proxy size unless a preset
+    /// or flags say otherwise).
     pub(crate) genotype: String,
     #[command(flatten)]
     pub(crate) cfg: SearchConfig,
+    #[command(flatten)]
+    pub(crate) layers: ConfigLayers,
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -124,6 +128,8 @@ pub(crate) struct DartsCmd {
 pub(crate) struct BenchCmd {
     #[command(flatten)]
     pub(crate) cfg: SearchConfig,
+    #[command(flatten)]
+    pub(crate) layers: ConfigLayers,
     /// Timed steps (after one warm-up step); the median is reported.
     #[arg(long, default_value_t = 5)]
     pub(crate) repeats: usize,
@@ -171,8 +177,8 @@ pub(crate) struct CorrelateCmd {
 /// defaults), then a config file (only the keys it has), then the flags actually given.
 #[derive(clap::Args, Debug, Default)]
 pub(crate) struct ConfigLayers {
-    /// Start from a named preset instead of the defaults: `default`, `paper` (4T: 160 steps) or
-    /// `tiny`.
+    /// Start from a named preset instead of the defaults: `default`, `paper` (4T: 160 steps),
+    /// `tiny`, `darts` (the paper's DARTS search) or `darts-tiny`.
     #[arg(long)]
     pub(crate) preset: Option<String>,
     /// A TOML or JSON file with the same keys as the flags (kebab-case); flags given on the
@@ -184,21 +190,25 @@ pub(crate) struct ConfigLayers {
 impl ConfigLayers {
     /// Resolves the settings: preset < file < flags given on the command line (`matches` are
     /// the subcommand's; without them the flags count only where a preset or file is absent).
+    /// `--space darts` without a preset starts from the preset `darts_base` (`darts` for a
+    /// search, `darts-tiny` for a score), as NB201's defaults do not make a DARTS network.
     pub(crate) fn resolve(
         &self,
         cli: &SearchConfig,
         matches: Option<&ArgMatches>,
+        darts_base: &str,
     ) -> Result<SearchConfig> {
-        if self.preset.is_none() && self.config.is_none() {
+        let darts = cli.space == SpaceKind::Darts && matches.is_some();
+        if self.preset.is_none() && self.config.is_none() && !darts {
             return Ok(cli.clone());
         }
-        let base = match &self.preset {
+        let preset = self.preset.as_deref().or(darts.then_some(darts_base));
+        let base = match preset {
             None => SearchConfig::default(),
             Some(name) => crate::config::preset(name).ok_or_else(|| {
-                let names: Vec<&str> = crate::config::PRESETS.iter().map(|p| p.0).collect();
                 anyhow!(
                     "unknown preset `{name}` (expected one of {})",
-                    names.join(", ")
+                    crate::config::PRESET_NAMES.join(", ")
                 )
             })?,
         };

@@ -1,6 +1,7 @@
 //! `nasi bench`: seconds per NASI step (median) and peak memory, against the estimate.
 
 use anyhow::{Result, bail};
+use clap::ArgMatches;
 use serde_json::json;
 use web_time::Instant;
 
@@ -16,14 +17,14 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
-    cmd.cfg.validate()?;
+pub(crate) fn bench(cmd: BenchCmd, matches: Option<&ArgMatches>) -> Result<()> {
+    let mut cfg = cmd.layers.resolve(&cmd.cfg, matches, "darts")?;
+    cfg.validate()?;
     if cmd.repeats == 0 {
         bail!("repeats must be at least 1");
     }
-    check_memory(&cmd.cfg)?;
+    check_memory(&cfg)?;
     let device = select_device()?;
-    let mut cfg = cmd.cfg.clone();
     cfg.steps = cmd.repeats + 1;
     let mut search = Search::new(&cfg, &device)?;
     search.step()?; // warm-up: allocations, caches
@@ -45,7 +46,8 @@ pub(crate) fn bench(cmd: BenchCmd) -> Result<()> {
         );
     } else {
         println!(
-            "C={} N={} b={} size={}: {:.4} s/step (median of {}), min {:.4}, max {:.4}; peak RSS {}",
+            "{} C={} N={} b={} size={}: {:.4} s/step (median of {}), min {:.4}, max {:.4}; peak RSS {}",
+            cfg.space,
             cfg.channels,
             cfg.cells,
             cfg.batch,

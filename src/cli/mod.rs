@@ -63,9 +63,9 @@ pub fn main() -> i32 {
     let result = match cli.command {
         None => search::search(SearchCmd::default(), None),
         Some(Command::Search(c)) => search::search(c, sub.as_ref()),
-        Some(Command::Score(c)) => score::score(c),
+        Some(Command::Score(c)) => score::score(c, sub.as_ref()),
         Some(Command::Lookup(c)) => score::lookup(c),
-        Some(Command::Bench(c)) => bench::bench(c),
+        Some(Command::Bench(c)) => bench::bench(c, sub.as_ref()),
         Some(Command::Reproduce(c)) => reproduce::reproduce(c, sub.as_ref()),
         Some(Command::Correlate(c)) => correlate::correlate(c),
         Some(Command::Darts(c)) => darts::darts(c),

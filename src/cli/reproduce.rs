@@ -61,8 +61,14 @@ pub(crate) fn acc_stats(accs: &[Accuracies]) -> (Value, Value) {
 
 pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Result<()> {
     let seeds = parse_seeds(&cmd.seeds)?;
-    let base = cmd.layers.resolve(&cmd.cfg, matches)?;
+    let base = cmd.layers.resolve(&cmd.cfg, matches, "darts")?;
     base.validate()?;
+    if base.space != crate::space::SpaceKind::Nb201 {
+        anyhow::bail!(
+            "reproduce reports NAS-Bench-201 accuracies, which DARTS cells do not have: run \
+             `nasi search --space darts --seed N` per seed"
+        );
+    }
     check_memory(&base)?;
     let tables: Vec<Table> = cmd
         .nb201
@@ -86,7 +92,9 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
         let accs: Vec<Accuracies> = tables
             .iter()
             .map(|t| {
-                t.get(&r.genotype)
+                r.genotype
+                    .nb201()
+                    .and_then(|g| t.get(g))
                     .ok_or_else(|| anyhow!("the table has no row for {}", r.genotype))
             })
             .collect::<Result<_>>()?;

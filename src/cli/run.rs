@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::config::SearchConfig;
 use crate::search::{Search, SearchEvent, SearchResult};
+use crate::space::AnyGenotype;
 use crate::space::nb201::table::{Accuracies, Table};
 
 /// Tells glibc's malloc to keep freed memory for reuse. A NASI step allocates and frees
@@ -124,15 +125,18 @@ impl RunFolder {
         nb201: Option<Accuracies>,
     ) -> Result<()> {
         let mut v = serde_json::to_value(result)?;
-        v["nb201"] = accuracies_json(nb201);
+        if result.space == crate::space::SpaceKind::Nb201 {
+            v["nb201"] = accuracies_json(nb201);
+        }
         std::fs::write(
             self.dir.join("result.json"),
             serde_json::to_string_pretty(&v)?,
         )?;
-        std::fs::write(
-            self.dir.join("cell.svg"),
-            crate::space::nb201::draw::cell_svg(&result.genotype, Some(&result.probs)),
-        )?;
+        let svg = match &result.genotype {
+            AnyGenotype::Nb201(g) => crate::space::nb201::draw::cell_svg(g, Some(&result.probs)),
+            AnyGenotype::Darts(g) => crate::space::darts::draw::cells_svg(g, Some(&result.probs)),
+        };
+        std::fs::write(self.dir.join("cell.svg"), svg)?;
         Ok(())
     }
 }

@@ -2,17 +2,21 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::ArgMatches;
 use serde_json::json;
 
 use super::args::*;
 use super::run::*;
+use crate::space::SpaceKind;
 
 pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()> {
-    let config = cmd.layers.resolve(&cmd.cfg, matches)?;
+    let config = cmd.layers.resolve(&cmd.cfg, matches, "darts")?;
     config.validate()?;
     check_memory(&config)?;
+    if cmd.nb201.is_some() && config.space != SpaceKind::Nb201 {
+        bail!("--nb201 reports NAS-Bench-201 accuracies: it needs --space nb201");
+    }
     // Load the table first: a bad path should fail before minutes of search.
     let table = cmd.nb201.as_deref().map(load_table).transpose()?;
     let dir = cmd.out.clone().unwrap_or_else(|| {
@@ -42,11 +46,14 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
         (Err(e), None) => return Err(e),
     };
     let mut folder = folder.expect("a finished search has emitted events");
-    let acc = table.as_ref().and_then(|t| t.get(&result.genotype));
+    let cell = result.genotype.nb201();
+    let acc = table.as_ref().zip(cell).and_then(|(t, g)| t.get(g));
     folder.finish(&result, acc)?;
     if cmd.json {
         let mut v = serde_json::to_value(&result)?;
-        v["nb201"] = accuracies_json(acc);
+        if config.space == SpaceKind::Nb201 {
+            v["nb201"] = accuracies_json(acc);
+        }
         v["run_dir"] = json!(dir.display().to_string());
         println!("{v}");
     } else {
@@ -59,8 +66,15 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
             result.mean_trace,
             dir.display()
         );
-        if let Some(t) = &table {
-            match t.get(&result.genotype) {
+        if let Some(p) = result.params {
+            eprintln!(
+                "evaluation network (C = 36, 20 cells, no auxiliary head): {p} parameters \
+                 ({:.2} MB); train it with DARTS's train.py (README)",
+                p as f64 / 1e6
+            );
+        }
+        if table.is_some() {
+            match acc {
                 Some(a) => eprintln!(
                     "NB201 test accuracy: CIFAR-10 {:.2}, CIFAR-100 {:.2}, ImageNet16-120 {:.2}",
                     a.cifar10, a.cifar100, a.imagenet16

@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::space::SpaceKind;
+
 /// How the threshold ν of the penalty μ·max(0, T̃ − ν) (paper eq. 8) is set.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NuRule {
@@ -54,6 +56,10 @@ serde_via_string!(NuRule);
 #[cfg_attr(not(target_family = "wasm"), derive(clap::Args))]
 #[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct SearchConfig {
+    /// The search space: `nb201` (NAS-Bench-201's cell) or `darts` (DARTS's normal and reduction
+    /// cells; with no `--preset`, the `darts` preset's settings are the base).
+    #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.space))]
+    pub space: SpaceKind,
     /// Seed of every random draw (weights, batches, Gumbel noise).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.seed))]
     pub seed: u64,
@@ -63,10 +69,12 @@ pub struct SearchConfig {
     /// Mini-batch size b of the NTK-trace estimator (eq. 12).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.batch))]
     pub batch: usize,
-    /// C, channels of the first stage of the supernet (stages have C, 2C, 4C).
+    /// C, channels of the first stage of the supernet (stages have C, 2C, 4C; DARTS: even, as
+    /// FactorizedReduce halves it).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.channels))]
     pub channels: usize,
-    /// N, cells per stage of the supernet.
+    /// Cells: NB201's N cells per stage (3 stages, 2 residual blocks between); DARTS's cells in
+    /// all (`layers`, at least 3: reductions at 1/3 and 2/3 of the depth).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.cells))]
     pub cells: usize,
     /// Number of classes of the linear head (and of the random labels).
@@ -105,6 +113,7 @@ impl SearchConfig {
     /// The defaults: the CLI flags' defaults, the page's form on a bare URL, the `default`
     /// preset. (One constant, so the CLI's parser and the page, which has no parser, agree.)
     pub const DEFAULT: SearchConfig = SearchConfig {
+        space: SpaceKind::Nb201,
         seed: 0,
         steps: 40,
         batch: 32,
@@ -144,6 +153,35 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             size: 8,
             ..d
         }),
+        // The paper's DARTS search (§5.2): DARTS's search network (C = 16, 8 cells), b = 64 on
+        // 32×32, T = 100, μ = 2. ν is adaptive in NASI-ADA, by a rule the paper does not give:
+        // ours is the running mean of T̃ (`mean`). r = 3e-5: the radius at which the DARTS
+        // fixtures' ∇αT̃ is within 2.1e-4 of PyTorch's double backward (at NB201's 1e-3 it is
+        // 22 % off; tests/gradient.rs).
+        "darts" => Some(SearchConfig {
+            space: SpaceKind::Darts,
+            steps: 100,
+            batch: 64,
+            channels: 16,
+            cells: 8,
+            size: 32,
+            mu: 2.0,
+            fd_radius: 3e-5,
+            ..d
+        }),
+        // DARTS at the page's and CI's scale: the same search network's layout (5 cells, two of
+        // them reductions) at C = 4, b = 8 on 16×16, T = 10.
+        "darts-tiny" => Some(SearchConfig {
+            space: SpaceKind::Darts,
+            steps: 10,
+            batch: 8,
+            channels: 4,
+            cells: 5,
+            size: 16,
+            mu: 2.0,
+            fd_radius: 3e-5,
+            ..d
+        }),
         _ => None,
     }
 }
@@ -160,6 +198,9 @@ pub const PRESETS: [(&str, &str); 3] = [
         "tiny (C=4, N=1, b=8, 8×8, T=10; for the CPU fallback)",
     ),
 ];
+
+/// Every preset [`preset`] knows, for the CLI's `--preset`: the page's, and DARTS's two.
+pub const PRESET_NAMES: [&str; 5] = ["default", "paper", "tiny", "darts", "darts-tiny"];
 
 /// A setting out of its allowed range: the field to blame (its kebab-case key, as in the
 /// config file and the URL hash) and a message naming it.
@@ -181,6 +222,16 @@ impl SearchConfig {
             cells: self.cells,
             classes: self.classes,
             size: self.size,
+        }
+    }
+
+    /// The DARTS search network these settings describe (C, cells, DARTS's stem multiplier 3).
+    pub fn darts(&self) -> crate::net::darts::DartsConfig {
+        crate::net::darts::DartsConfig {
+            channels: self.channels,
+            layers: self.cells,
+            classes: self.classes,
+            ..crate::net::darts::DartsConfig::SEARCH
         }
     }
 
@@ -211,6 +262,25 @@ impl SearchConfig {
             return bad(
                 "cells",
                 format!("cells must be in 1..=32, got {}", self.cells),
+            );
+        }
+        if self.space == SpaceKind::Darts && self.cells < 3 {
+            return bad(
+                "cells",
+                format!(
+                    "a DARTS network needs at least 3 cells (a normal cell and reductions at 1/3 \
+                     and 2/3 of the depth), got {}",
+                    self.cells
+                ),
+            );
+        }
+        if self.space == SpaceKind::Darts && !self.channels.is_multiple_of(2) {
+            return bad(
+                "channels",
+                format!(
+                    "DARTS's channels must be even (FactorizedReduce halves them), got {}",
+                    self.channels
+                ),
             );
         }
         if self.classes < 2 {
@@ -309,6 +379,17 @@ mod tests {
         assert_eq!(partial.seed, 5);
         assert_eq!(partial.nu, NuRule::Fixed(1.5));
         assert_eq!(partial.steps, c.steps);
+    }
+
+    #[test]
+    fn every_preset_is_valid_and_the_page_offers_only_known_ones() {
+        for name in PRESET_NAMES {
+            let c = preset(name).unwrap();
+            c.validate().unwrap();
+            assert_eq!(c.space == SpaceKind::Darts, name.starts_with("darts"), "{name}");
+        }
+        assert!(PRESETS.iter().all(|(n, _)| PRESET_NAMES.contains(n)));
+        assert_eq!(preset("nope"), None);
     }
 
     #[test]

@@ -14,8 +14,10 @@ use crate::nasi::{
     AlphaAccumulator, ArchTable, StepInput, StepValues, frobenius_norm, reward, reward_grad,
     trace_and_alpha_grad,
 };
+use crate::net::darts::{DartsConfig, DartsSupernet, count, eval_specs};
 use crate::net::supernet::Supernet;
-use crate::space::{Genotype, SpaceKind};
+use crate::space::arch::by_cell;
+use crate::space::{AnyGenotype, SpaceKind};
 
 /// Version of the trajectory and result formats. 2: the start event and the result name their
 /// search space (`space`); version-1 files, which have no such field, are NB201's and still load.
@@ -69,14 +71,19 @@ pub struct StepRecord {
     pub grad_norm: f64,
     /// max_{s≤t}‖G_s‖, the normaliser of eq. 18.
     pub running_max: f64,
-    /// Op weights of this step's relaxed cell `[6][5]` (the Gumbel-softmax sample at α = 0).
+    /// Op weights of this step's relaxed cell `[rows, ops]` (the Gumbel-softmax sample at
+    /// α = 0): NB201 `[6][5]`; DARTS `{normal, reduce}`, each `[14][8]`.
+    #[serde(with = "by_cell")]
     pub weights: ArchTable,
-    /// α* after this step `[6][5]` (eq. 18).
+    /// α* after this step, as the space's derivation sees it ([`SpaceKind::alpha_star`]:
+    /// eq. 18's sum for NB201, Algorithm 1's (ξ/T)·sum for DARTS).
+    #[serde(with = "by_cell")]
     pub alpha: ArchTable,
-    /// softmax(α*) per edge `[6][5]`.
+    /// softmax(α*) per edge.
+    #[serde(with = "by_cell")]
     pub probs: ArchTable,
-    /// The per-edge argmax of α* after this step.
-    pub genotype: Genotype,
+    /// The cell derived from α* after this step (NB201's per-edge argmax, DARTS's top-2 rule).
+    pub genotype: AnyGenotype,
     /// Milliseconds since the search started.
     pub elapsed_ms: f64,
 }
@@ -89,14 +96,23 @@ pub struct SearchResult {
     /// The search space (absent in version-1 files: NB201).
     #[serde(default)]
     pub space: SpaceKind,
-    /// The selected cell as an NB201 string.
-    pub genotype: Genotype,
-    /// Its op indices in edge order.
+    /// The selected cell, as its space writes it: an NB201 string, or DARTS's
+    /// `Genotype(normal=[…], …)` as `genotypes.py` takes it.
+    pub genotype: AnyGenotype,
+    /// NB201: its op indices in edge order (absent for DARTS).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub op_indices: Vec<usize>,
-    /// α* `[6][5]`.
+    /// α* as the derivation ranks it (see [`StepRecord::alpha`]): NB201 `[6][5]`, DARTS
+    /// `{normal, reduce}`.
+    #[serde(with = "by_cell")]
     pub alpha: ArchTable,
-    /// softmax(α*) `[6][5]`.
+    /// softmax(α*) per edge.
+    #[serde(with = "by_cell")]
     pub probs: ArchTable,
+    /// DARTS: parameters of the genotype's evaluation network at DARTS's CIFAR-10 size
+    /// (C = 36, 20 cells, no auxiliary head), as `count_parameters_in_MB` counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<usize>,
     /// Steps run.
     pub steps: usize,
     /// Wall time of the search in seconds.
@@ -148,12 +164,18 @@ pub enum SearchError {
     },
 }
 
+/// The relaxed supernet of the config's space.
+enum SpaceNet {
+    Nb201(Supernet),
+    Darts(DartsSupernet),
+}
+
 /// A running NASI search: call [`Search::step`] T times (or iterate), then [`Search::result`].
 pub struct Search {
     config: SearchConfig,
     device: Device,
     backend: String,
-    net: Supernet,
+    net: SpaceNet,
     sampler: Sampler,
     gumbel_rng: rand_chacha::ChaCha8Rng,
     acc: AlphaAccumulator,
@@ -168,7 +190,10 @@ impl Search {
     /// Validates `config`, builds the supernet on `device` and prepares the data.
     pub fn new(config: &SearchConfig, device: &Device) -> Result<Self, SearchError> {
         config.validate()?;
-        let net = config.supernet().init(config.seed, device);
+        let net = match config.space {
+            SpaceKind::Nb201 => SpaceNet::Nb201(config.supernet().init(config.seed, device)),
+            SpaceKind::Darts => SpaceNet::Darts(config.darts().init_search(config.seed, device)),
+        };
         let sampler = Sampler::new(
             &config.data,
             config.seed,
@@ -183,7 +208,7 @@ impl Search {
             net,
             sampler,
             gumbel_rng: rng(config.seed, RngStream::Gumbel),
-            acc: AlphaAccumulator::new(crate::space::nb201::SHAPE),
+            acc: AlphaAccumulator::new(config.space.shape()),
             traces: Vec::new(),
             step: 0,
             started: Instant::now(),
@@ -195,9 +220,12 @@ impl Search {
     /// The `Started` event's content.
     pub fn start_info(&self) -> StartInfo {
         StartInfo {
-            space: SpaceKind::Nb201,
+            space: self.config.space,
             config: self.config.clone(),
-            params: self.net.num_params(None),
+            params: match &self.net {
+                SpaceNet::Nb201(n) => n.num_params(None),
+                SpaceNet::Darts(n) => count(n.specs()),
+            },
             backend: self.backend.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
@@ -226,8 +254,11 @@ impl Search {
     /// [`Search::finish_step`] with the ticket.
     pub fn begin_step(&mut self) -> PendingStep {
         let (batch, noise) = self.draw();
-        let tensors =
-            trace_and_alpha_grad(&self.net, &self.step_input(&batch, &noise), &self.device);
+        let input = self.step_input(&batch, &noise);
+        let tensors = match &self.net {
+            SpaceNet::Nb201(n) => trace_and_alpha_grad(n, &input, &self.device),
+            SpaceNet::Darts(n) => trace_and_alpha_grad(n, &input, &self.device),
+        };
         PendingStep {
             tensors,
             ticket: StepTicket { noise },
@@ -238,7 +269,7 @@ impl Search {
     fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
         (
             self.sampler.next_batch(),
-            gumbel(&mut self.gumbel_rng, crate::space::nb201::SHAPE),
+            gumbel(&mut self.gumbel_rng, self.config.space.shape()),
         )
     }
 
@@ -283,7 +314,7 @@ impl Search {
         let running_max = self.acc.push(&g);
         self.traces.push(trace);
         self.step = step;
-        let alpha = self.acc.alpha();
+        let alpha = self.alpha_star();
         let weights = crate::nasi::relaxed_weights_host(&noise, self.config.tau, self.config.hard);
         Ok(StepRecord {
             step,
@@ -296,21 +327,31 @@ impl Search {
             running_max,
             weights,
             probs: alpha.softmax_rows(),
-            genotype: Genotype::argmax(&alpha),
+            genotype: self.config.space.derive(&alpha),
             alpha,
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
         })
     }
 
+    /// α* after the steps so far, as the space's derivation ranks it.
+    fn alpha_star(&self) -> ArchTable {
+        self.config.space.alpha_star(&self.acc.alpha(), self.step)
+    }
+
     /// The result so far (final once [`Search::is_done`]).
     pub fn result(&self) -> SearchResult {
-        let alpha = self.acc.alpha();
-        let genotype = Genotype::argmax(&alpha);
+        let alpha = self.alpha_star();
+        let genotype = self.config.space.derive(&alpha);
         SearchResult {
             schema_version: SCHEMA_VERSION,
-            space: SpaceKind::Nb201,
+            space: self.config.space,
             genotype,
-            op_indices: genotype.indices().to_vec(),
+            op_indices: genotype
+                .nb201()
+                .map_or(Vec::new(), |g| g.indices().to_vec()),
+            params: genotype
+                .darts()
+                .map(|g| count(&eval_specs(g, &DartsConfig::EVAL))),
             probs: alpha.softmax_rows(),
             alpha,
             steps: self.step,

@@ -159,9 +159,77 @@ impl<'de> Deserialize<'de> for ArchTable {
     }
 }
 
+/// Serde for a table field of results and trajectories, split by cell where the space has two:
+/// a DARTS table `[28, 8]` is written `{"normal": 14×8, "reduce": 14×8}` (the rows of each
+/// cell type under its name, as users read them), any other table as nested arrays. The two
+/// spaces' shapes differ (`[6, 5]` and `[28, 8]`), so the shape decides. Reading takes either
+/// form.
+pub mod by_cell {
+    use super::ArchTable;
+    use crate::space::darts::{NUM_EDGES, NUM_OPS, ROWS};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Cells {
+            normal: ArchTable,
+            reduce: ArchTable,
+        },
+        One(ArchTable),
+    }
+
+    /// Writes `t` (see the module).
+    pub fn serialize<S: Serializer>(t: &ArchTable, s: S) -> Result<S::Ok, S::Error> {
+        if t.shape() == [ROWS, NUM_OPS] {
+            let half = |from: usize| {
+                ArchTable::from_values(
+                    NUM_OPS,
+                    t.values()[from * NUM_OPS..(from + NUM_EDGES) * NUM_OPS].to_vec(),
+                )
+            };
+            Form::Cells {
+                normal: half(0),
+                reduce: half(NUM_EDGES),
+            }
+            .serialize(s)
+        } else {
+            t.serialize(s)
+        }
+    }
+
+    /// Reads either form; the two cells' tables must have the same width.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ArchTable, D::Error> {
+        match Form::deserialize(d)? {
+            Form::One(t) => Ok(t),
+            Form::Cells { normal, reduce } if normal.ops() == reduce.ops() => Ok(
+                ArchTable::from_values(normal.ops(), [normal.values(), reduce.values()].concat()),
+            ),
+            Form::Cells { .. } => Err(serde::de::Error::custom(
+                "the normal and reduce tables must have as many ops",
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn darts_tables_are_written_by_cell_and_others_as_they_are() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct W(#[serde(with = "by_cell")] ArchTable);
+        let d = W(ArchTable::from_fn(28, 8, |r, k| (8 * r + k) as f32));
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["normal"].as_array().unwrap().len(), 14);
+        assert_eq!(v["reduce"][0][1], 113.0);
+        assert_eq!(serde_json::from_value::<W>(v).unwrap(), d);
+        let nb = W(ArchTable::from_fn(6, 5, |r, k| (r + k) as f32));
+        let v = serde_json::to_value(&nb).unwrap();
+        assert!(v.is_array());
+        assert_eq!(serde_json::from_value::<W>(v).unwrap(), nb);
+    }
 
     #[test]
     fn rows_index_and_serialise_as_nested_arrays() {

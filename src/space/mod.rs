@@ -5,22 +5,25 @@
 //! * [`nb201`]: NAS-Bench-201 (5 ops on the 6 edges of a 4-node cell), with its accuracy table
 //!   ([`nb201::table`], for reporting only) and its cell drawing ([`nb201::draw`]).
 //! * [`darts`]: the DARTS space (8 ops on the 14 edges of a cell, normal and reduction cells),
-//!   its `Genotype(...)` text and its derivation rule. The search does not use it yet.
+//!   its `Genotype(...)` text and its derivation rule.
+//! * [`SpaceKind`] names a space and gives its table shape and derivation rule;
+//!   [`AnyGenotype`] is a cell of either space, written as that space's own text.
 //!
-//! NB201's items are re-exported here: it is the space the rest of the crate is written for until
-//! α and its companions are shaped tables of the space (the layout issue's next step, which the
-//! DARTS space needs).
+//! NB201's items are re-exported here: the accuracy table, the proxies and the page's cell view
+//! are NB201's.
 
 pub mod arch;
 pub mod darts;
 pub mod nb201;
 
 pub use arch::ArchTable;
+pub use nb201::{EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op, SpaceError};
 
 /// Which search space a run searched: named in trajectories and results (format version 2), so a
 /// reader knows how to read their tables and genotypes. A version-1 file has no such field and
 /// is NB201's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SpaceKind {
     /// NAS-Bench-201 (`[6, 5]` tables, `|op~i|+…` genotypes).
@@ -29,4 +32,164 @@ pub enum SpaceKind {
     /// DARTS (`[28, 8]` tables, `Genotype(...)` genotypes).
     Darts,
 }
-pub use nb201::{EDGES, Genotype, NUM_EDGES, NUM_NODES, NUM_OPS, Op, SpaceError};
+
+impl SpaceKind {
+    /// The shape `[rows, ops]` of this space's α, G_t and Gumbel tables: NB201's 6 edges × 5
+    /// ops; DARTS's 14 normal then 14 reduction edges × 8 ops (one α, one Gumbel draw and one
+    /// ‖G_t‖ over both cells, as Algorithm 1 has one α).
+    pub fn shape(self) -> [usize; 2] {
+        match self {
+            SpaceKind::Nb201 => nb201::SHAPE,
+            SpaceKind::Darts => [darts::ROWS, darts::NUM_OPS],
+        }
+    }
+
+    /// The name flags, files and the URL use (`nb201`, `darts`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SpaceKind::Nb201 => "nb201",
+            SpaceKind::Darts => "darts",
+        }
+    }
+
+    /// The α* that this space's derivation rule ranks, from eq. 18's sum `sum` =
+    /// Σ_t G_t / max_{s≤t}‖G_s‖ after `steps` steps. NB201's per-edge argmax is scale-free, so
+    /// it sees the sum as it is (what trajectories have always held). DARTS's `genotype()` rule
+    /// compares softmax weights *across* edges, which depends on α's scale, so it sees
+    /// Algorithm 1's α* = (ξ/T)·sum with ξ = 1: a fixed scale whatever T, so T = 100 and T = 10
+    /// searches of the same gradients rank edges alike.
+    pub fn alpha_star(self, sum: &ArchTable, steps: usize) -> ArchTable {
+        match self {
+            SpaceKind::Nb201 => sum.clone(),
+            SpaceKind::Darts => {
+                let xi_over_t = 1.0 / steps.max(1) as f32;
+                sum.map(|v| v * xi_over_t)
+            }
+        }
+    }
+
+    /// The cell picked from α* ([`SpaceKind::alpha_star`]): the per-edge argmax (NB201) or
+    /// DARTS's top-2 inputs per node of softmax(α*) (`model_search.py`'s `genotype()`).
+    pub fn derive(self, alpha_star: &ArchTable) -> AnyGenotype {
+        match self {
+            SpaceKind::Nb201 => AnyGenotype::Nb201(Genotype::argmax(alpha_star)),
+            SpaceKind::Darts => AnyGenotype::Darts(darts::Genotype::derive(alpha_star, 1.0)),
+        }
+    }
+}
+
+impl std::fmt::Display for SpaceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A cell of either space, written as that space's own text: NB201's `|op~i|+…` string or
+/// DARTS's `Genotype(normal=[…], …)`, which users paste into `genotypes.py`. Results and
+/// trajectories carry it as that text; reading tells the two apart by DARTS's `Genotype(`
+/// prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+// 256 bytes for DARTS against 6 for NB201: a few are made per step, so the copy is free and a
+// box would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+pub enum AnyGenotype {
+    /// An NB201 cell.
+    Nb201(Genotype),
+    /// A DARTS normal and reduction cell.
+    Darts(darts::Genotype),
+}
+
+impl AnyGenotype {
+    /// Its space.
+    pub fn space(&self) -> SpaceKind {
+        match self {
+            AnyGenotype::Nb201(_) => SpaceKind::Nb201,
+            AnyGenotype::Darts(_) => SpaceKind::Darts,
+        }
+    }
+
+    /// The NB201 cell, if it is one (the accuracy table, the proxies and the page's cell view
+    /// are NB201's).
+    pub fn nb201(&self) -> Option<&Genotype> {
+        match self {
+            AnyGenotype::Nb201(g) => Some(g),
+            AnyGenotype::Darts(_) => None,
+        }
+    }
+
+    /// The DARTS genotype, if it is one.
+    pub fn darts(&self) -> Option<&darts::Genotype> {
+        match self {
+            AnyGenotype::Darts(g) => Some(g),
+            AnyGenotype::Nb201(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AnyGenotype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnyGenotype::Nb201(g) => g.fmt(f),
+            AnyGenotype::Darts(g) => g.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for AnyGenotype {
+    type Err = String;
+    /// DARTS's text when it starts with `Genotype(`, NB201's otherwise; the error is the
+    /// space's own one line.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim_start().starts_with("Genotype") {
+            s.parse().map(AnyGenotype::Darts).map_err(|e| e.to_string())
+        } else {
+            s.parse().map(AnyGenotype::Nb201).map_err(|e| e.to_string())
+        }
+    }
+}
+
+serde_via_string!(AnyGenotype);
+
+impl From<Genotype> for AnyGenotype {
+    fn from(g: Genotype) -> Self {
+        AnyGenotype::Nb201(g)
+    }
+}
+
+impl From<darts::Genotype> for AnyGenotype {
+    fn from(g: darts::Genotype) -> Self {
+        AnyGenotype::Darts(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_genotype_reads_either_text_and_round_trips() {
+        let nb = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+        for text in [nb, darts::DARTS_V2] {
+            let g: AnyGenotype = text.parse().unwrap();
+            assert_eq!(g.to_string(), text);
+            let json = serde_json::to_string(&g).unwrap();
+            assert_eq!(serde_json::from_str::<AnyGenotype>(&json).unwrap(), g);
+        }
+        assert_eq!(nb.parse::<AnyGenotype>().unwrap().space(), SpaceKind::Nb201);
+        let e = "Genotype(normal=[])".parse::<AnyGenotype>().unwrap_err();
+        assert!(e.contains("DARTS"), "{e}");
+        assert!("|bogus~0|".parse::<AnyGenotype>().is_err());
+    }
+
+    #[test]
+    fn darts_alpha_star_is_scaled_by_one_over_t_and_nb201_is_not() {
+        let sum = ArchTable::from_fn(darts::ROWS, darts::NUM_OPS, |r, k| (r * k) as f32);
+        assert_eq!(
+            SpaceKind::Darts.alpha_star(&sum, 4)[3],
+            sum.map(|v| v / 4.0)[3]
+        );
+        let nb = ArchTable::from_fn(6, 5, |r, k| (r + k) as f32);
+        assert_eq!(SpaceKind::Nb201.alpha_star(&nb, 4), nb);
+        assert_eq!(SpaceKind::Darts.shape(), [28, 8]);
+    }
+}

@@ -251,6 +251,7 @@ impl Playground {
         self.shown_step()
             .map(|s| s.genotype)
             .or(self.result.as_ref().map(|r| r.genotype))
+            .and_then(|g| g.nb201().copied())
     }
 
     /// Whether a live run is in progress (running or paused).

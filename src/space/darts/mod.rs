@@ -183,6 +183,30 @@ impl Genotype {
         }
     }
 
+    /// The op weights `[28, 8]` under which the relaxed search network computes this genotype's
+    /// network with the search network's ops: weight 1 on each kept pair's op, and on `none`
+    /// for every edge no pair keeps (so those edges add w·0). Every other op is multiplied by
+    /// 0, so its parameters get no gradient and T̃ and the NTK are those of the discrete
+    /// network.
+    pub fn one_hot(&self) -> ArchTable {
+        let mut t = ArchTable::zeros(ROWS, NUM_OPS);
+        for r in 0..ROWS {
+            t[r][Op::None.index()] = 1.0;
+        }
+        for (offset, cell) in [(0, &self.normal), (NUM_EDGES, &self.reduce)] {
+            for (slot, &(op, from)) in cell.iter().enumerate() {
+                let to = 2 + slot / 2;
+                let e = EDGES
+                    .iter()
+                    .position(|&x| x == (to, from))
+                    .expect("an edge");
+                t[offset + e][Op::None.index()] = 0.0;
+                t[offset + e][op.index()] = 1.0;
+            }
+        }
+        t
+    }
+
     /// A uniformly random valid genotype: per node 2 distinct inputs, each with a random op other
     /// than `none`.
     pub fn random(rng: &mut impl Rng) -> Genotype {
@@ -228,6 +252,7 @@ impl Genotype {
     }
 }
 
+pub mod draw;
 mod text;
 
 #[cfg(test)]

@@ -104,14 +104,17 @@ fn a_late_ntk_of_another_run_is_dropped() {
     p.apply(load(2, true));
     p.apply(Action::Ntk {
         run: 1,
-        view: view(steps[0].genotype),
+        view: view(*steps[0].genotype.nb201().unwrap()),
     });
     assert_eq!(p.ntk, None);
     p.apply(Action::Ntk {
         run: 2,
-        view: view(steps[9].genotype),
+        view: view(*steps[9].genotype.nb201().unwrap()),
     });
-    assert_eq!(p.ntk.map(|n| n.genotype), Some(steps[9].genotype));
+    assert_eq!(
+        p.ntk.map(|n| n.genotype),
+        steps[9].genotype.nb201().copied()
+    );
 }
 
 #[test]
