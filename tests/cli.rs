@@ -337,6 +337,17 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "malformed DARTS genotype: `reduce` is missing",
         ),
     ];
+    let mut cases = cases.to_vec();
+    if !cfg!(feature = "wgpu") && !cfg!(feature = "cuda") {
+        cases.push((
+            vec!["search", "--device", "wgpu", "--preset", "tiny"],
+            "this build has no wgpu backend: build with `--features wgpu` (or use --device cpu)",
+        ));
+        cases.push((
+            vec!["--device", "cuda:1", "search", "--preset", "tiny"],
+            "this build has no cuda backend",
+        ));
+    }
     for (args, needle) in cases {
         let o = nasi(&args);
         let err = String::from_utf8_lossy(&o.stderr);

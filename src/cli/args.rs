@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{ArgMatches, Parser, Subcommand, parser::ValueSource};
 use serde_json::Value;
 
+use super::run::DeviceChoice;
 use crate::config::{SearchConfig, SpaceKind};
 
 /// NASI: neural architecture search at initialisation, on the CPU (or a GPU with `--features
@@ -19,6 +20,10 @@ pub(crate) struct Cli {
     /// Run even when the estimated peak memory is over what this machine has available.
     #[arg(long, global = true)]
     pub(crate) force: bool,
+    /// The backend: `cpu`, `wgpu` (or `wgpu:N`, discrete GPU N), `cuda` (or `cuda:N`); those the
+    /// build's features include (default: the best of them; this build's is shown by `--help`).
+    #[arg(long, global = true, default_value_t = DeviceChoice::best_built_in())]
+    pub(crate) device: DeviceChoice,
 }
 
 #[derive(Subcommand, Debug)]

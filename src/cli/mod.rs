@@ -60,6 +60,7 @@ pub fn main() -> i32 {
     };
     let sub = matches.subcommand().map(|(_, m)| m.clone());
     FORCE.store(cli.force, std::sync::atomic::Ordering::Relaxed);
+    let _ = run::DEVICE.set(cli.device);
     let result = match cli.command {
         None => search::search(SearchCmd::default(), None),
         Some(Command::Search(c)) => search::search(c, sub.as_ref()),

@@ -58,29 +58,140 @@ pub(crate) fn check_memory(cfg: &SearchConfig) -> Result<()> {
     }
 }
 
-/// The compute device chosen at the edge: CUDA or wgpu when compiled in, else the CPU.
+/// `--device`: the backend a command computes on, chosen at run time (burn 0.22 has no backend
+/// generics, so one binary holds every backend its features built in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// burn flex with this crate's CPU kernels.
+    Cpu,
+    /// wgpu (Vulkan, Metal, DX12): the default adapter, or discrete GPU N.
+    Wgpu(Option<usize>),
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl DeviceChoice {
+    /// The best backend built in: CUDA, else wgpu, else the CPU.
+    pub fn best_built_in() -> Self {
+        if cfg!(feature = "cuda") {
+            DeviceChoice::Cuda(0)
+        } else if cfg!(feature = "wgpu") {
+            DeviceChoice::Wgpu(None)
+        } else {
+            DeviceChoice::Cpu
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Wgpu(None) => f.write_str("wgpu"),
+            DeviceChoice::Wgpu(Some(i)) => write!(f, "wgpu:{i}"),
+            DeviceChoice::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, index) = match s.split_once(':') {
+            Some((n, i)) => (
+                n,
+                Some(
+                    i.parse::<usize>()
+                        .map_err(|_| format!("`{i}` in `{s}` is not a device index"))?,
+                ),
+            ),
+            None => (s, None),
+        };
+        match name {
+            "cpu" if index.is_none() => Ok(DeviceChoice::Cpu),
+            "wgpu" => Ok(DeviceChoice::Wgpu(index)),
+            "cuda" => Ok(DeviceChoice::Cuda(index.unwrap_or(0))),
+            _ => Err(format!(
+                "unknown device `{s}` (expected cpu, wgpu, wgpu:N, cuda or cuda:N)"
+            )),
+        }
+    }
+}
+
+/// `--device`, set once by [`main`]; unset means [`DeviceChoice::best_built_in`].
+pub(crate) static DEVICE: std::sync::OnceLock<DeviceChoice> = std::sync::OnceLock::new();
+
+/// The compute device of `--device` (default: the best backend built in).
 ///
-/// A build with `--features wgpu` on a machine without a usable GPU adapter (no driver, no Vulkan
-/// ICD) is bad input for this machine: one line naming it, exit 2, not a panic.
+/// A backend the build lacks, a machine without a usable GPU adapter (no driver, no Vulkan ICD)
+/// or without the CUDA device asked for is bad input for this machine: one line naming it,
+/// exit 2, not a panic.
 pub fn select_device() -> Result<burn::tensor::Device> {
-    #[cfg(feature = "cuda")]
-    {
-        Ok(burn::tensor::Device::cuda(0))
+    open_device(
+        DEVICE
+            .get()
+            .copied()
+            .unwrap_or_else(DeviceChoice::best_built_in),
+    )
+}
+
+fn open_device(choice: DeviceChoice) -> Result<burn::tensor::Device> {
+    let missing = |feature: &str| {
+        anyhow!(
+            "this build has no {feature} backend: build with `--features {feature}` (or use \
+             --device cpu)"
+        )
+    };
+    match choice {
+        DeviceChoice::Cpu => Ok(crate::cpu_device()),
+        #[cfg(feature = "wgpu")]
+        DeviceChoice::Wgpu(index) => {
+            let kind = index.map_or(burn::tensor::DeviceKind::DefaultDevice, |i| {
+                burn::tensor::DeviceKind::DiscreteGpu(i)
+            });
+            burn::tensor::Device::wgpu_options()
+                .device_kind(kind)
+                .init()
+                .map_err(|e| {
+                    anyhow!(
+                        "no wgpu adapter ({}): install the GPU's Vulkan/Metal driver, or use \
+                         --device cpu",
+                        format!("{e:?}").replace('\n', " ")
+                    )
+                })
+        }
+        #[cfg(not(feature = "wgpu"))]
+        DeviceChoice::Wgpu(_) => Err(missing("wgpu")),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(index) => open_cuda(index),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda(_) => Err(missing("cuda")),
     }
-    #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
-    {
-        burn::tensor::Device::wgpu_options().init().map_err(|e| {
-            anyhow!(
-                "no wgpu adapter ({}): install the GPU's Vulkan/Metal driver, or build without \
-                 --features wgpu to use the CPU",
-                format!("{e:?}").replace('\n', " ")
-            )
-        })
-    }
-    #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
-    {
-        Ok(crate::cpu_device())
-    }
+}
+
+/// CUDA device `index`, tried with one tiny read-back: burn opens CUDA lazily and panics on a
+/// missing driver or device, so the panic is caught here (its hook silenced) and becomes one line.
+#[cfg(feature = "cuda")]
+fn open_cuda(index: usize) -> Result<burn::tensor::Device> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let tried = std::panic::catch_unwind(|| {
+        let device = burn::tensor::Device::cuda(index);
+        let _ = burn::tensor::Tensor::<1>::zeros([1], &device).into_data();
+        device
+    });
+    std::panic::set_hook(hook);
+    tried.map_err(|payload| {
+        let why = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown error");
+        anyhow!(
+            "no CUDA device {index} ({}): check the NVIDIA driver, or use --device wgpu|cpu",
+            why.replace('\n', " ")
+        )
+    })
 }
 
 pub(crate) fn load_table(path: &Path) -> Result<Table> {

@@ -386,7 +386,11 @@ mod tests {
         for name in PRESET_NAMES {
             let c = preset(name).unwrap();
             c.validate().unwrap();
-            assert_eq!(c.space == SpaceKind::Darts, name.starts_with("darts"), "{name}");
+            assert_eq!(
+                c.space == SpaceKind::Darts,
+                name.starts_with("darts"),
+                "{name}"
+            );
         }
         assert!(PRESETS.iter().all(|(n, _)| PRESET_NAMES.contains(n)));
         assert_eq!(preset("nope"), None);
