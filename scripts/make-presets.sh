@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
 tmp=$(mktemp -d)
-for name in default paper tiny; do
+for name in default paper tiny darts-tiny; do
   ./target/release/nasi search --quiet --preset "$name" --out "$tmp/$name" >/dev/null
   cp "$tmp/$name/trajectory.jsonl" "www/presets/$name.jsonl"
 done

@@ -5,29 +5,50 @@
 use std::fmt::Write;
 
 use crate::search::StepRecord;
-use crate::space::nb201::draw::OP_STYLE;
-use crate::space::{EDGES, NUM_EDGES, Op};
+use crate::space::SpaceKind;
 
-/// Stacked bars of softmax(α*) per edge (rows, in edge order) over steps (columns); the
-/// column of `selected` (0-based) is outlined and the row of `hover_edge` highlighted.
+/// Stacked bars of softmax(α*) per edge (rows, in the space's row order) over steps
+/// (columns); the column of `selected` (0-based) is outlined and the row of `hover_edge`
+/// highlighted. The space is the steps' table shape: NB201's 6 edges, or DARTS's 14 normal
+/// and 14 reduction edges, the two cells' rows grouped with a gap between them.
 pub fn alpha_chart(
     steps: &[StepRecord],
     selected: Option<usize>,
     hover_edge: Option<usize>,
 ) -> String {
-    let (w, row_h, left, gap) = (560.0, 34.0, 56.0, 6.0);
-    let h = NUM_EDGES as f64 * (row_h + gap) + 20.0;
+    let space = steps
+        .first()
+        .and_then(|s| SpaceKind::of_shape(s.probs.shape()))
+        .unwrap_or_default();
+    let labels = space.row_labels();
+    let (names, colors) = (space.op_names(), space.op_colors());
+    let darts = space == SpaceKind::Darts;
+    let (w, row_h, left, gap, font) = if darts {
+        (560.0, 14.0, 104.0, 3.0, 10)
+    } else {
+        (560.0, 34.0, 56.0, 6.0, 12)
+    };
+    // DARTS: a gap of two rows between the normal and the reduction cell.
+    let row_y = |e: usize| {
+        let group = if darts && e >= labels.len() / 2 {
+            2.0
+        } else {
+            0.0
+        };
+        (e as f64 + group) * (row_h + gap) + 4.0
+    };
+    let h = row_y(labels.len()) + 20.0;
     let n = steps.len().max(1) as f64;
     let cw = (w - left - 4.0) / n;
     let mut s = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="op probabilities softmax(α*) per edge over steps"><title>softmax(α*) per edge over steps</title>"##
     );
-    for (e, &(to, from)) in EDGES.iter().enumerate() {
-        let y0 = e as f64 * (row_h + gap) + 4.0;
+    for (e, label) in labels.iter().enumerate() {
+        let y0 = row_y(e);
         let hl = hover_edge == Some(e);
         let _ = write!(
             s,
-            r##"<g class="alpha-row{}" data-edge="{e}"><rect x="0" y="{y}" width="{w}" height="{rh}" fill="{bg}"/><text x="4" y="{ty}" font-size="12" font-family="sans-serif">{to}←{from}</text>"##,
+            r##"<g class="alpha-row{}" data-edge="{e}"><rect x="0" y="{y}" width="{w}" height="{rh}" fill="{bg}"/><text x="4" y="{ty}" font-size="{font}" font-family="sans-serif">{label}</text>"##,
             if hl { " hover" } else { "" },
             y = y0 - 2.0,
             rh = row_h + 4.0,
@@ -37,15 +58,15 @@ pub fn alpha_chart(
         for (t, st) in steps.iter().enumerate() {
             let mut y = y0;
             let x = left + t as f64 * cw;
-            for (k, op) in Op::ALL.iter().enumerate() {
+            for (k, op) in names.iter().enumerate() {
                 let p = st.probs[e][k] as f64;
                 let hh = p * row_h;
                 if hh > 0.05 {
                     let _ = write!(
                         s,
-                        r#"<rect x="{x:.2}" y="{y:.2}" width="{cw2:.2}" height="{hh:.2}" fill="{c}"><title>step {step}, edge {to}←{from}: {op} p = {p:.4}</title></rect>"#,
+                        r#"<rect x="{x:.2}" y="{y:.2}" width="{cw2:.2}" height="{hh:.2}" fill="{c}"><title>step {step}, edge {label}: {op} p = {p:.4}</title></rect>"#,
                         cw2 = cw.max(0.5),
-                        c = OP_STYLE[k].0,
+                        c = colors[k],
                         step = st.step,
                     );
                 }
@@ -245,5 +266,22 @@ mod tests {
         assert!(trace_chart(&[], None).contains("no steps yet"));
         let h = ntk_heatmap(&[2.0, 1.0, 1.0, 3.0], 2);
         assert_eq!(h.matches("<rect").count(), 4);
+    }
+
+    #[test]
+    fn the_darts_chart_has_both_cells_rows_with_darts_ops() {
+        let g: crate::space::darts::Genotype = crate::space::darts::DARTS_V2.parse().unwrap();
+        let mut probs = crate::space::ArchTable::from_fn(28, 8, |_, _| 0.125);
+        probs[14].copy_from_slice(&[0.0, 0.65, 0.05, 0.05, 0.05, 0.05, 0.05, 0.1]);
+        let st = StepRecord {
+            weights: probs.clone(),
+            alpha: crate::space::ArchTable::zeros(28, 8),
+            genotype: g.into(),
+            probs,
+            ..step(0, 1.0)
+        };
+        let a = alpha_chart(&[st], None, None);
+        assert_eq!(a.matches(r#"class="alpha-row"#).count(), 28);
+        assert!(a.contains("edge reduce 0←c_{k-2}: max_pool_3x3 p = 0.6500"));
     }
 }

@@ -187,7 +187,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
 }
 
 /// The presets the page offers, with their labels.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 4] = [
     (
         "default",
         "default (the CLI's: C=8, N=1, b=32, 16×16, T=40)",
@@ -196,6 +196,10 @@ pub const PRESETS: [(&str, &str); 3] = [
     (
         "tiny",
         "tiny (C=4, N=1, b=8, 8×8, T=10; for the CPU fallback)",
+    ),
+    (
+        "darts-tiny",
+        "darts-tiny (DARTS space: C=4, 5 cells, b=8, 16×16, T=10)",
     ),
 ];
 

@@ -52,6 +52,52 @@ impl SpaceKind {
         }
     }
 
+    /// Its ops' names, in column order of its tables.
+    pub fn op_names(self) -> Vec<&'static str> {
+        match self {
+            SpaceKind::Nb201 => Op::ALL.iter().map(|o| o.name()).collect(),
+            SpaceKind::Darts => darts::Op::ALL.iter().map(|o| o.name()).collect(),
+        }
+    }
+
+    /// Each op's colour in drawings and charts (colour-blind safe), in column order.
+    pub fn op_colors(self) -> Vec<&'static str> {
+        match self {
+            SpaceKind::Nb201 => nb201::draw::OP_STYLE.iter().map(|s| s.0).collect(),
+            SpaceKind::Darts => darts::draw::OP_STYLE.iter().map(|s| s.0).collect(),
+        }
+    }
+
+    /// A short label of each row of its tables: NB201's edge `to←from`; DARTS's cell type and
+    /// edge as `visualize.py` names nodes (`normal 0←c_{k-2}`, …, `reduce 3←2`).
+    pub fn row_labels(self) -> Vec<String> {
+        match self {
+            SpaceKind::Nb201 => EDGES.iter().map(|(t, f)| format!("{t}←{f}")).collect(),
+            SpaceKind::Darts => {
+                let node = |n: usize| match n {
+                    0 => "c_{k-2}".to_string(),
+                    1 => "c_{k-1}".to_string(),
+                    n => (n - 2).to_string(),
+                };
+                ["normal", "reduce"]
+                    .iter()
+                    .flat_map(|cell| {
+                        darts::EDGES
+                            .iter()
+                            .map(move |&(t, f)| format!("{cell} {}←{}", node(t), node(f)))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The space of a `[rows, ops]` table, by its shape (the two spaces' shapes differ).
+    pub fn of_shape(shape: [usize; 2]) -> Option<SpaceKind> {
+        [SpaceKind::Nb201, SpaceKind::Darts]
+            .into_iter()
+            .find(|s| s.shape() == shape)
+    }
+
     /// The α* that this space's derivation rule ranks, from eq. 18's sum `sum` =
     /// Σ_t G_t / max_{s≤t}‖G_s‖ after `steps` steps. NB201's per-edge argmax is scale-free, so
     /// it sees the sum as it is (what trajectories have always held). DARTS's `genotype()` rule
@@ -191,5 +237,12 @@ mod tests {
         let nb = ArchTable::from_fn(6, 5, |r, k| (r + k) as f32);
         assert_eq!(SpaceKind::Nb201.alpha_star(&nb, 4), nb);
         assert_eq!(SpaceKind::Darts.shape(), [28, 8]);
+        let labels = SpaceKind::Darts.row_labels();
+        assert_eq!((labels.len(), &labels[0][..]), (28, "normal 0←c_{k-2}"));
+        assert_eq!(labels[27], "reduce 3←2");
+        assert_eq!(SpaceKind::Nb201.row_labels()[3], "3←0");
+        assert_eq!(SpaceKind::of_shape([28, 8]), Some(SpaceKind::Darts));
+        assert_eq!(SpaceKind::Darts.op_names()[3], "skip_connect");
+        assert_eq!(SpaceKind::Darts.op_colors().len(), 8);
     }
 }

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use crate::config::SearchConfig;
 use crate::config::url::ViewState;
 use crate::search::{SearchEvent, SearchResult, StartInfo, StepRecord};
-use crate::space::Genotype;
 use crate::space::nb201::table::Table;
+use crate::space::{AnyGenotype, Genotype};
 
 /// What the search panel is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -246,12 +246,16 @@ impl Playground {
         }
     }
 
-    /// The cell to draw: the shown step's argmax, or the result's.
-    pub fn shown_genotype(&self) -> Option<Genotype> {
+    /// The cell to draw: the shown step's derived cell, or the result's (of either space).
+    pub fn shown_genotype(&self) -> Option<AnyGenotype> {
         self.shown_step()
             .map(|s| s.genotype)
             .or(self.result.as_ref().map(|r| r.genotype))
-            .and_then(|g| g.nb201().copied())
+    }
+
+    /// The shown cell if it is NB201's (the accuracy table and the NTK panel are NB201's).
+    pub fn shown_nb201(&self) -> Option<Genotype> {
+        self.shown_genotype().and_then(|g| g.nb201().copied())
     }
 
     /// Whether a live run is in progress (running or paused).

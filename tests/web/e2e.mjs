@@ -12,6 +12,10 @@
 //    the link's settings, the address keeps them, a recorded run is replayed with a notice naming
 //    how its settings differ; a link whose config is far over the page's memory budget fails with
 //    a message instead of freezing the tab.
+// 5. DARTS: the darts-tiny preset replayed at first paint (both cells drawn, 8 edges each, the
+//    weight chart's 28 rows, a Genotype(...) line with its evaluation network's parameters), then
+//    a live DARTS search on WebGPU and on the CPU (the darts-tiny layout shrunk to what software
+//    WebGPU steps in two minutes: C=2, 3 cells, b=2, 8×8, T=1), which derive the same genotype.
 import fs from "node:fs";
 import path from "node:path";
 import { launch, newPage, serve, waitDone } from "./harness.mjs";
@@ -148,7 +152,56 @@ async function sharedLink() {
   }
 }
 
+async function darts(name, { webgpu }) {
+  const browser = await launch({ webgpu });
+  try {
+    const errors = [];
+    const watch = (page) => {
+      page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+      page.on("pageerror", (e) => errors.push(String(e)));
+    };
+    const isDarts = (g) => /^Genotype\(normal=\[(\('[a-z_0-9]+', \d\)(, )?){8}\], normal_concat=\[2, 3, 4, 5\], reduce=\[(\('[a-z_0-9]+', \d\)(, )?){8}\], reduce_concat=\[2, 3, 4, 5\]\)$/.test(g);
+    if (webgpu) {
+      const page = await newPage(browser, { webgpu });
+      watch(page);
+      await page.goto(`${origin}/#preset=darts-tiny`);
+      await waitDone(page, 60_000);
+      const genotype = (await page.textContent("code.genotype"))?.trim() ?? "";
+      check(isDarts(genotype), `[${name}] the replayed darts-tiny preset shows a DARTS genotype: ${genotype}`);
+      check((await page.locator(".cell-svg g.cell").count()) === 2 && (await page.locator(".cell-svg g.edge").count()) === 16,
+        `[${name}] both cells are drawn, 8 edges each`);
+      check((await page.locator(".chart-wrap g.alpha-row").count()) === 28, `[${name}] the weight chart has 28 rows (14 per cell)`);
+      const params = Number(await page.getAttribute(".cell [data-params]", "data-params"));
+      check(params > 1e6, `[${name}] the evaluation network's parameters are shown (${params})`);
+      check((await page.inputValue('select[name="space"]')) === "darts", `[${name}] the space selector shows DARTS`);
+      await page.screenshot({ path: path.join(out, `${name}-replay.png`), fullPage: true });
+      await page.close();
+    }
+    const page = await newPage(browser, { webgpu });
+    watch(page);
+    const t0 = Date.now();
+    await page.goto(`${origin}/#space=darts&channels=2&cells=3&batch=2&size=8&steps=1&fd-radius=0.00003&autorun=1`);
+    await waitDone(page, 600_000);
+    const seconds = (Date.now() - t0) / 1000;
+    const status = await page.textContent(".status");
+    console.log(`[${name}] ${status} (${seconds.toFixed(1)} s)`);
+    check((await page.getAttribute(".status", "data-status")) === "Done", `[${name}] a live DARTS search completes`);
+    const genotype = (await page.textContent("code.genotype"))?.trim() ?? "";
+    check(isDarts(genotype), `[${name}] it derives a DARTS genotype: ${genotype}`);
+    check((await page.locator(".chart-wrap g.alpha-row").count()) === 28, `[${name}] the weight chart has 28 rows`);
+    check(webgpu ? /WebGPU/.test(status) : /CPU/.test(status), `[${name}] on ${webgpu ? "WebGPU" : "the CPU"}: ${status}`);
+    check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
+    await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+    return genotype;
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
+  const onGpu = await darts("darts-webgpu", { webgpu: true });
+  const onCpu = await darts("darts-cpu", { webgpu: false });
+  check(onGpu === onCpu, `[darts] WebGPU and the CPU derive the same genotype`);
   await sharedLink();
   await run("webgpu", { webgpu: true });
   await run("cpu-fallback", { webgpu: false });

@@ -1,16 +1,26 @@
-//! The selected cell: its drawing, its NB201 string and its benchmark accuracy.
+//! The selected cell: its drawing, its text (NB201's string or DARTS's `Genotype(...)`) and,
+//! for NB201, its benchmark accuracy.
 
 use super::*;
+use crate::net::darts::{DartsConfig, count, eval_specs};
 use crate::space::nb201::table::Accuracies;
-use crate::space::{ArchTable, Genotype};
+use crate::space::{AnyGenotype, ArchTable};
 use crate::web::state::Action;
 use yew::prelude::*;
+
+/// The cell's drawing as SVG text: NB201's one cell, or DARTS's normal and reduction cells.
+pub(super) fn drawing(g: &AnyGenotype, probs: Option<&ArchTable>) -> String {
+    match g {
+        AnyGenotype::Nb201(g) => crate::space::nb201::draw::cell_svg(g, probs),
+        AnyGenotype::Darts(g) => crate::space::darts::draw::cells_svg(g, probs),
+    }
+}
 
 /// What the cell view shows: only these, so a change elsewhere (a new step in the charts, a
 /// notice) does not redraw the cell.
 #[derive(Properties, PartialEq)]
 pub(super) struct CellProps {
-    pub(super) genotype: Option<Genotype>,
+    pub(super) genotype: Option<AnyGenotype>,
     pub(super) probs: Option<ArchTable>,
     pub(super) accuracy: Option<Accuracies>,
     pub(super) table_loaded: bool,
@@ -22,13 +32,8 @@ pub(super) fn CellView(props: &CellProps) -> Html {
     let Some(g) = props.genotype else {
         return html! { <p class="empty">{"No cell yet: press Run."}</p> };
     };
-    let svg = crate::space::nb201::draw::cell_svg(&g, props.probs.as_ref());
+    let svg = drawing(&g, props.probs.as_ref());
     let text = g.to_string();
-    let onmouseover = hover_edge(&props.dispatch);
-    let onmouseleave = {
-        let d = props.dispatch.clone();
-        Callback::from(move |_: MouseEvent| d.dispatch(Action::Hover(None)))
-    };
     let copy = {
         let t = text.clone();
         Callback::from(move |_: MouseEvent| {
@@ -36,6 +41,40 @@ pub(super) fn CellView(props: &CellProps) -> Html {
                 let _ = w.navigator().clipboard().write_text(&t);
             }
         })
+    };
+    let d = match g {
+        AnyGenotype::Nb201(g) => return nb201_view(props, g, svg, text, copy),
+        AnyGenotype::Darts(d) => d,
+    };
+    {
+        let params = count(&eval_specs(&d, &DartsConfig::EVAL));
+        html! {
+            <div class="cell darts">
+                <div class="cell-svg">{ raw_svg(svg) }</div>
+                <p><code class="genotype" data-genotype={text.clone()}>{text.clone()}</code>
+                   <button onclick={copy} aria-label="copy the DARTS genotype">{"Copy"}</button></p>
+                <p class="acc" data-params={params.to_string()}>{format!("Evaluation network (C = 36, 20 cells, no auxiliary head): {params} parameters ({:.2} MB).", params as f64 / 1e6)}</p>
+                <details><summary>{"How to read and train this genotype"}</summary>
+                    <p>{"DARTS searches two cells at once: a normal cell and a reduction cell (stride 2, used at 1/3 and 2/3 of the network's depth). Each cell takes the outputs of the two previous cells, c_{k-2} and c_{k-1}, builds 4 nodes and concatenates them into c_{k}. Each pair "}
+                       <code>{"('op', j)"}</code>{" applies op to input j (0 = c_{k-2}, 1 = c_{k-1}, 2–5 = the nodes before); every node sums two such pairs. NASI ranks each node's inputs by their strongest op other than none, as DARTS's own genotype() does."}</p>
+                    <p>{"To train it: paste the line into DARTS's cnn/genotypes.py under a name, e.g. NASI = Genotype(…), and run "}<code>{"python train.py --arch NASI --auxiliary --cutout"}</code>{" (no benchmark table exists for this space)."}</p>
+                </details>
+            </div>
+        }
+    }
+}
+
+fn nb201_view(
+    props: &CellProps,
+    g: crate::space::Genotype,
+    svg: String,
+    text: String,
+    copy: Callback<MouseEvent>,
+) -> Html {
+    let onmouseover = hover_edge(&props.dispatch);
+    let onmouseleave = {
+        let d = props.dispatch.clone();
+        Callback::from(move |_: MouseEvent| d.dispatch(Action::Hover(None)))
     };
     html! {
         <div class="cell">

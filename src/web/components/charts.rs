@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::search::StepRecord;
-use crate::space::Op;
+use crate::space::SpaceKind;
 use crate::web::state::Action;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -37,13 +37,19 @@ pub(super) fn Trajectory(props: &ChartProps) -> Html {
         dispatch.dispatch(Action::Select(if v + 1 >= n { None } else { Some(v) }));
     });
     let pos = props.selected.unwrap_or(n.saturating_sub(1));
+    let space = props
+        .steps
+        .first()
+        .and_then(|s| SpaceKind::of_shape(s.probs.shape()))
+        .unwrap_or_default();
+    let (names, colors) = (space.op_names(), space.op_colors());
     html! {
         <div>
             <div class="chart-wrap" {onmouseover}>{ raw_svg(svg) }</div>
             <label class="scrubber">{format!("Step {} / {}", if n == 0 { 0 } else { pos + 1 }, n)}
                 <input type="range" min="0" max={n.saturating_sub(1).to_string()} value={pos.to_string()} {oninput} disabled={n == 0} aria-label="timeline: replay any step" /></label>
-            <p class="legend">{ for Op::ALL.iter().enumerate().map(|(k, op)| html! {
-                <span><i style={format!("background:{}", crate::space::nb201::draw::OP_STYLE[k].0)}></i>{op.name()}</span> }) }</p>
+            <p class="legend">{ for names.iter().zip(colors).map(|(op, c)| html! {
+                <span><i style={format!("background:{c}")}></i>{*op}</span> }) }</p>
         </div>
     }
 }

@@ -1,7 +1,7 @@
 //! The search settings, presets and run buttons.
 
 use super::*;
-use crate::config::{NuRule, PRESETS, SearchConfig, preset};
+use crate::config::{NuRule, PRESETS, SearchConfig, SpaceKind, preset};
 use crate::web::commands::{Command, load_preset};
 use crate::web::state::{Action, Status};
 use wasm_bindgen::JsCast;
@@ -70,6 +70,30 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
             }
         })
     };
+    // A space's own settings: NB201's defaults do not make a DARTS network (3 cells or more),
+    // so switching space starts from that space's page preset, keeping the seed.
+    let on_space = {
+        let st = s.clone();
+        Callback::from(move |e: Event| {
+            let Some(sel) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            else {
+                return;
+            };
+            let name = if sel.value() == "darts" {
+                "darts-tiny"
+            } else {
+                "default"
+            };
+            if let Some(cfg) = preset(name) {
+                st.dispatch(Action::SetConfig(SearchConfig {
+                    seed: st.config.seed,
+                    ..cfg
+                }));
+            }
+        })
+    };
     let on_hard = {
         let st = s.clone();
         Callback::from(move |e: Event| {
@@ -126,6 +150,10 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
             </div>
             <fieldset disabled={live}>
                 <legend>{"Settings"}{help_link("settings")}</legend>
+                <label>{"Space"}<select name="space" onchange={on_space} aria-label="search space">
+                    <option value="nb201" selected={c.space == SpaceKind::Nb201}>{"NAS-Bench-201 (one cell, 5 ops)"}</option>
+                    <option value="darts" selected={c.space == SpaceKind::Darts}>{"DARTS (normal + reduction cell, 8 ops)"}</option>
+                </select></label>
                 <label>{"Preset"}<select onchange={on_preset} aria-label="preset">
                     { for PRESETS.iter().map(|(k, label)| html! { <option value={*k} selected={preset(k).as_ref() == Some(c)}>{*label}</option> }) }
                 </select></label>
@@ -133,7 +161,7 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
                 { num_input("Steps T", "steps", c.steps.to_string(), "1", s) }
                 { num_input("Batch b", "batch", c.batch.to_string(), "1", s) }
                 { num_input("Channels C", "channels", c.channels.to_string(), "1", s) }
-                { num_input("Cells N", "cells", c.cells.to_string(), "1", s) }
+                { num_input(if c.space == SpaceKind::Darts { "Cells (all)" } else { "Cells N per stage" }, "cells", c.cells.to_string(), "1", s) }
                 { num_input("Input size", "size", c.size.to_string(), "4", s) }
                 { num_input("μ", "mu", c.mu.to_string(), "0.1", s) }
                 <label>{"ν"}<input type="text" name="nu" value={nu} onchange={on_nu} size="6" aria-label="nu: a number or mean" /></label>

@@ -44,7 +44,7 @@ pub(super) fn Files(props: &StateProps) -> Html {
                 download(
                     "cell.svg",
                     "image/svg+xml",
-                    &crate::space::nb201::draw::cell_svg(&g, probs),
+                    &super::cell::drawing(&g, probs),
                 );
             }
         })

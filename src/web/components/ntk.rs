@@ -9,11 +9,14 @@ use yew::prelude::*;
 #[component]
 pub(super) fn NtkPanel(props: &StateProps) -> Html {
     let s = &props.state;
-    let g = s.shown_genotype();
+    let g = s.shown_nb201();
+    let darts = s
+        .shown_genotype()
+        .is_some_and(|g| g.space() == crate::space::SpaceKind::Darts);
     let onclick = {
         let st = s.clone();
         Callback::from(move |_: MouseEvent| {
-            if let Some(g) = st.shown_genotype() {
+            if let Some(g) = st.shown_nb201() {
                 spawn_local(runner::compute_ntk(
                     st.config.clone(),
                     g,
@@ -28,6 +31,7 @@ pub(super) fn NtkPanel(props: &StateProps) -> Html {
             <button {onclick} disabled={g.is_none() || s.is_live()}>{"Compute the exact NTK of this cell"}</button>
             <DeviceCheckView state={s.clone()} />
             { match &s.ntk {
+                _ if darts => html! { <p class="muted">{"The exact NTK panel scores NAS-Bench-201 cells; for a DARTS genotype the CLI prints it: "}<code>{"nasi score --space darts 'Genotype(…)'"}</code></p> },
                 Some(n) => html! { <NtkBody ntk={n.clone()} /> },
                 None => html! { <p class="muted">{"Computes Θ for a batch of up to 8 inputs (b·10 backward passes) on this page's device."}</p> },
             } }

@@ -35,10 +35,10 @@ pub fn Page(props: &PageProps) -> Html {
                 { panel("cell-h", "Selected cell", "cell", html! { <CellView
                     genotype={s.shown_genotype()}
                     probs={s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))}
-                    accuracy={s.shown_genotype().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    accuracy={s.shown_nb201().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
                     table_loaded={s.table.is_some()}
                     dispatch={s.dispatcher()} /> }) }
-                { panel("traj-h", "Architecture weights per edge", "alpha", html! { <Trajectory
+                { panel("traj-h", "Architecture weights per edge (both cells for DARTS)", "alpha", html! { <Trajectory
                     steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }
                 { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart steps={s.steps.clone()} selected={s.selected} /> }) }
                 { panel("ntk-h", "The NTK itself", "ntk", html! { <NtkPanel state={s.clone()} /> }) }
