@@ -55,6 +55,55 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
         }
     }
 
+    fn dwconv(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        stride: usize,
+        dil: usize,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct DwConvNode {
+            stride: usize,
+            dil: usize,
+        }
+
+        impl<B: Backend + Kernels> Backward<B, 2> for DwConvNode {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let [node_x, node_w] = ops.parents;
+                let dy = grads.consume::<B>(&ops.node);
+                let (x, w) = ops.state;
+                let (s, d) = (self.stride, self.dil);
+                if let Some(node) = node_w {
+                    let dw = B::dwconv_w_backward(x.clone(), w.clone(), dy.clone(), s, d);
+                    grads.register::<B>(node.id, dw);
+                }
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, B::dwconv_x_backward(x, dy, w, s, d));
+                }
+            }
+        }
+
+        let prep = DwConvNode { stride, dil }
+            .prepare::<C>([x.node(), w.node()])
+            .compute_bound()
+            .stateful();
+        let (x, w) = (Self::inner(x), Self::inner(w));
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let y = B::dwconv(x.clone(), w.clone(), stride, dil);
+                prep.finish((x, w), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::dwconv(x, w, stride, dil)),
+        }
+    }
+
     fn avg2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         linear::<B, C>(x, B::avg2x2, B::avg2x2_transpose)
     }

@@ -3,7 +3,17 @@
 
 use burn::backend::{Backend, TensorMetadata, backend_extension, tensor::FloatTensor};
 
-use super::options;
+use super::{dw_conv_options, options};
+
+/// The depthwise convolution's options for a weight `w` `[c, 1, k, k]`.
+fn dw_options<T: TensorMetadata>(
+    w: &T,
+    c: usize,
+    stride: usize,
+    dil: usize,
+) -> burn::tensor::ops::ConvOptions<2> {
+    dw_conv_options(w.shape()[2], c, stride, dil)
+}
 
 /// The kernels of this module with their gradients, as a burn backend extension.
 ///
@@ -40,6 +50,45 @@ pub trait Kernels: Backend {
     ) -> FloatTensor<Self> {
         let k = w.shape()[2];
         Self::conv2d_weight_backward(x, w, dy, options(k, stride))
+    }
+
+    /// [`depthwise_conv`]: `x` `[b, c, h, w]`, `w` `[c, 1, k, k]` → `[b, c, ho, wo]` (padding
+    /// `dil·(k/2)`, one filter per channel).
+    fn dwconv(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        stride: usize,
+        dil: usize,
+    ) -> FloatTensor<Self> {
+        let c = x.shape()[1];
+        Self::conv2d(x, w.clone(), None, dw_options(&w, c, stride, dil))
+    }
+
+    /// ∇x of [`Kernels::dwconv`]: `x` (for its shape), `dy` `[b, c, ho, wo]`, `w` → `[b, c, h, w]`.
+    fn dwconv_x_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        stride: usize,
+        dil: usize,
+    ) -> FloatTensor<Self> {
+        let c = x.shape()[1];
+        let o = dw_options(&w, c, stride, dil);
+        Self::conv2d_x_backward(x, w, dy, o)
+    }
+
+    /// ∇W of [`Kernels::dwconv`]: `x`, `w` (for its shape), `dy` → `[c, 1, k, k]`, summed over
+    /// the batch.
+    fn dwconv_w_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stride: usize,
+        dil: usize,
+    ) -> FloatTensor<Self> {
+        let c = x.shape()[1];
+        let o = dw_options(&w, c, stride, dil);
+        Self::conv2d_weight_backward(x, w, dy, o)
     }
 
     /// [`avg_pool_2x2`]: `x` `[b, c, h, w]` → `[b, c, h/2, w/2]` (h, w even).

@@ -3,6 +3,7 @@
 
 use super::Kernels;
 use super::raw::conv::{forward, out_len, w_backward, x_backward};
+use super::raw::depthwise::{dw_forward, dw_out_len, dw_w_backward, dw_x_backward};
 use super::raw::edge::{edge_forward, edge_norm_backward, edge_reductions, mix_dots, mix_forward};
 use super::raw::norm::{bn_backward, bn_forward, bn_stats};
 use super::raw::par::map;
@@ -31,6 +32,43 @@ impl Kernels for Flex {
         let d = [b, ci, co, h, wd, k, stride];
         let dw = w_backward(slice(&x).as_ref(), slice(&dy).as_ref(), d);
         flex(dw, [co, ci, k, k])
+    }
+
+    fn dwconv(x: FlexTensor, w: FlexTensor, stride: usize, dil: usize) -> FlexTensor {
+        let ([b, c, h, wd], k) = (dims(&x), dims(&w)[2]);
+        let d = [b, c, h, wd, k, stride, dil];
+        let y = dw_forward(slice(&x).as_ref(), slice(&w).as_ref(), d);
+        flex(y, [b, c, dw_out_len(h, stride), dw_out_len(wd, stride)])
+    }
+
+    fn dwconv_x_backward(
+        x: FlexTensor,
+        dy: FlexTensor,
+        w: FlexTensor,
+        stride: usize,
+        dil: usize,
+    ) -> FlexTensor {
+        let ([b, c, h, wd], k) = (dims(&x), dims(&w)[2]);
+        let d = [b, c, h, wd, k, stride, dil];
+        flex(
+            dw_x_backward(slice(&dy).as_ref(), slice(&w).as_ref(), d),
+            [b, c, h, wd],
+        )
+    }
+
+    fn dwconv_w_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        stride: usize,
+        dil: usize,
+    ) -> FlexTensor {
+        let ([b, c, h, wd], k) = (dims(&x), dims(&w)[2]);
+        let d = [b, c, h, wd, k, stride, dil];
+        flex(
+            dw_w_backward(slice(&x).as_ref(), slice(&dy).as_ref(), d),
+            [c, 1, k, k],
+        )
     }
 
     fn avg2x2(x: FlexTensor) -> FlexTensor {

@@ -67,6 +67,28 @@ pub fn conv(x: Tensor<4>, w: Tensor<4>, stride: usize) -> Tensor<4> {
     }
 }
 
+/// DARTS's depthwise convolution: `x` `[b, c, h, w]` with one k×k filter per channel `w`
+/// `[c, 1, k, k]`, padding `dil·(k/2)` (k odd), giving `[b, c, ⌊(h − 1)/stride⌋ + 1, …]`: the
+/// first stage of `sep_conv_3x3`/`5x5` (dil 1) and `dil_conv_3x3`/`5x5` (dil 2), stride 1 or 2.
+/// Differentiable in both; on the CPU plane-by-plane loops ([`raw::depthwise`]), elsewhere burn's
+/// grouped `conv2d`.
+pub fn depthwise_conv(x: Tensor<4>, w: Tensor<4>, stride: usize, dil: usize) -> Tensor<4> {
+    let ([_, c, _, _], [cw, one, k, _]) = (x.dims(), w.dims());
+    assert!(
+        c == cw && one == 1 && k % 2 == 1,
+        "depthwise_conv: a [c, 1, k, k] filter per channel, k odd"
+    );
+    if on_flex(&x) {
+        return Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::dwconv(
+            x.into_dispatch(),
+            w.into_dispatch(),
+            stride,
+            dil,
+        ));
+    }
+    conv2d(x, w, None, dw_conv_options(k, c, stride, dil))
+}
+
 /// 2×2 mean with stride 2 of `x` `[b, c, h, w]` (h, w even), giving `[b, c, h/2, w/2]`: the
 /// reduction blocks' shortcut before its 1×1 conv.
 pub fn avg_pool_2x2(x: Tensor<4>) -> Tensor<4> {
@@ -200,6 +222,12 @@ pub(crate) fn on_flex(x: &Tensor<4>) -> bool {
 /// Stride 1, padding 1, one group per channel: the box sum as a depthwise 3×3 conv with ones.
 pub(crate) fn depthwise_options(channels: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], channels)
+}
+
+/// A depthwise k×k convolution's options: padding `dil·(k/2)`, one group per channel.
+pub(crate) fn dw_conv_options(k: usize, c: usize, stride: usize, dil: usize) -> ConvOptions<2> {
+    let pad = dil * (k / 2);
+    ConvOptions::new([stride; 2], [pad; 2], [dil; 2], c)
 }
 
 /// Padding k/2, no dilation, one group.

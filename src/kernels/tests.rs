@@ -123,6 +123,49 @@ fn autodiff_conv_check(k: usize, s: usize) {
     );
 }
 
+/// DARTS's depthwise convolutions through autodiff on flex: the value and both gradients equal
+/// burn's grouped `conv2d` for 3×3 and 5×5 filters, stride 1 and 2, dilation 1 and 2, on an odd
+/// shape (h ≠ w, both odd, an odd batch; at 5×5 dilation 2 the taps reach past a 7-pixel side),
+/// and on one big enough to be split over threads.
+#[test]
+fn depthwise_node_matches_burns_grouped_conv2d() {
+    use super::raw::depthwise::dw_out_len;
+    let dev = cpu_device().autodiff();
+    let mut cases = vec![];
+    for k in [3, 5] {
+        for s in [1, 2] {
+            for d in [1, 2] {
+                cases.push(([3, 5, 7, 9], k, s, d));
+            }
+        }
+    }
+    // Sides shorter than the reach of the taps (a 2×2 plane under 5×5 at dilation 2).
+    cases.push(([2, 3, 2, 3], 5, 1, 2));
+    cases.push(([2, 3, 2, 2], 5, 2, 2));
+    cases.push(([4, 16, 33, 31], 5, 1, 2));
+    cases.push(([4, 16, 33, 31], 3, 2, 1));
+    for ([b, c, h, wd], k, s, d) in cases {
+        let x = Tensor::<4>::random([b, c, h, wd], Distribution::Normal(0.0, 1.0), &dev);
+        let w = Tensor::<4>::random([c, 1, k, k], Distribution::Normal(0.0, 1.0), &dev);
+        let out = [b, c, dw_out_len(h, s), dw_out_len(wd, s)];
+        let g = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &dev);
+        assert_same_value_and_grads(
+            &format!("{k}×{k} depthwise, stride {s}, dilation {d}"),
+            &[x, w],
+            &g,
+            |t| depthwise_conv(t[0].clone(), t[1].clone(), s, d),
+            |t| {
+                conv2d(
+                    t[0].clone(),
+                    t[1].clone(),
+                    None,
+                    dw_conv_options(k, c, s, d),
+                )
+            },
+        );
+    }
+}
+
 /// The 2×2 mean with stride 2 and its gradient through autodiff on flex equal burn's
 /// `avg_pool2d`.
 #[test]

@@ -2,6 +2,7 @@
 //! call on the host.
 
 pub(crate) mod conv;
+pub(crate) mod depthwise;
 pub(crate) mod edge;
 pub(crate) mod gemm;
 pub(crate) mod norm;

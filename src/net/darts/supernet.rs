@@ -122,12 +122,21 @@ impl Pass<'_> {
 
     fn conv(&self, x: Tensor<4>, name: &str, stride: usize, pad: usize, dil: usize) -> Tensor<4> {
         let w: Tensor<4> = self.p(&format!("{name}.weight"));
-        let groups = if w.dims()[1] == 1 { x.dims()[1] } else { 1 };
+        let [_, ci, k, _] = w.dims();
+        if ci == 1 && x.dims()[1] > 1 {
+            // A depthwise filter per channel (sep_conv, dil_conv): padding dil·(k/2).
+            assert_eq!(pad, dil * (k / 2), "depthwise padding");
+            return kernels::depthwise_conv(x, w, stride, dil);
+        }
+        if dil == 1 && pad == k / 2 && matches!((k, stride), (1, 1) | (3, 1)) {
+            // The 1×1 convs and the stem's 3×3: one GEMM per image on the CPU.
+            return kernels::conv(x, w, stride);
+        }
         conv2d(
             x,
             w,
             None,
-            ConvOptions::new([stride; 2], [pad; 2], [dil; 2], groups),
+            ConvOptions::new([stride; 2], [pad; 2], [dil; 2], 1),
         )
     }
 
@@ -168,6 +177,7 @@ impl Pass<'_> {
         Some(match op {
             Op::None => return None,
             Op::MaxPool3x3 => kernels::batch_norm(self.pools.max_pool_3x3(x, stride)),
+            Op::AvgPool3x3 if stride == 1 => kernels::batch_norm(kernels::avg_pool_3x3(x)),
             Op::AvgPool3x3 => kernels::batch_norm(avg_pool2d(
                 x,
                 AvgPoolOptions::new([3, 3])
