@@ -38,7 +38,7 @@ struct Bounds {
 fn check(name: &str, fd_scheme: FdScheme, b: Bounds) {
     let f: Fixture<Cfg> = Fixture::load(name);
     let c = &f.config;
-    let device = nasi::cpu_device();
+    let device = common::test_device();
     let mut net = DartsConfig {
         channels: c.channels,
         layers: c.layers,

@@ -35,7 +35,7 @@ struct GradBound {
 fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
     let f: Fixture<Cfg> = Fixture::load(name);
     let c = &f.config;
-    let device = nasi::cpu_device();
+    let device = common::test_device();
     let mut net = SupernetConfig {
         channels: c.channels,
         cells: c.cells,

@@ -38,13 +38,27 @@ pub struct Fixture<C> {
 }
 
 impl<C: DeserializeOwned> Fixture<C> {
-    /// `tests/reference/fixtures/{name}.json`.
+    /// `tests/reference/fixtures/{name}.json`, or `$NASI_FIXTURES_DIR/{name}.json` (for a test
+    /// binary carried to another machine: `scripts/gpu-check.sh`).
     pub fn load(name: &str) -> Self {
-        let path = format!(
-            "{}/tests/reference/fixtures/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let dir = std::env::var("NASI_FIXTURES_DIR").unwrap_or_else(|_| {
+            format!("{}/tests/reference/fixtures", env!("CARGO_MANIFEST_DIR"))
+        });
+        let path = format!("{dir}/{name}.json");
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+}
+
+/// The device the fixture tests compute on: the CPU, or with `NASI_TEST_DEVICE=wgpu` in a
+/// `--features wgpu` build the GPU (`scripts/gpu-check.sh` runs the same bounds there).
+pub fn test_device() -> Device {
+    match std::env::var("NASI_TEST_DEVICE").as_deref() {
+        #[cfg(feature = "wgpu")]
+        Ok("wgpu") => Device::wgpu_options()
+            .init()
+            .expect("NASI_TEST_DEVICE=wgpu needs a wgpu adapter"),
+        Ok("cpu") | Err(_) => nasi::cpu_device(),
+        Ok(other) => panic!("NASI_TEST_DEVICE={other}: this build knows cpu (and wgpu with the feature)"),
     }
 }
 
