@@ -544,6 +544,26 @@ fn a_darts_genotype_is_scored_and_mismatched_spaces_are_named() {
     }
 }
 
+/// `--exclude-none` (default true) leaves `none` out of NB201's final argmax; `false` is the
+/// paper's plain argmax. On the tiny shape both runs see the same α, and only the none edges of
+/// the plain pick change.
+#[test]
+fn exclude_none_changes_only_the_none_edges_of_the_pick() {
+    let (a, b) = (tmp("none-a"), tmp("none-b"));
+    let plain = search_json(&["--exclude-none", "false", "--seed", "3"], &a);
+    let without = search_json(&["--seed", "3"], &b);
+    assert_eq!(plain["alpha"], without["alpha"], "the same search");
+    assert_eq!(without["config"]["exclude-none"], true);
+    let (p, w): (Vec<u64>, Vec<u64>) = (
+        serde_json::from_value(plain["op_indices"].clone()).unwrap(),
+        serde_json::from_value(without["op_indices"].clone()).unwrap(),
+    );
+    assert!(p.contains(&0) && !w.contains(&0), "{p:?} vs {w:?}");
+    for (x, y) in p.iter().zip(&w) {
+        assert!(x == y || *x == 0, "{p:?} vs {w:?}");
+    }
+}
+
 #[test]
 fn lookup_and_score_report_a_cell() {
     let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";

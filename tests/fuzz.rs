@@ -143,6 +143,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     hard,
                     data,
                     fd_radius,
+                    exclude_none: seed % 2 == 1,
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {

@@ -327,7 +327,7 @@ impl Search {
             running_max,
             weights,
             probs: alpha.softmax_rows(),
-            genotype: self.config.space.derive(&alpha),
+            genotype: self.config.space.derive(&alpha, self.config.exclude_none),
             alpha,
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
         })
@@ -341,7 +341,7 @@ impl Search {
     /// The result so far (final once [`Search::is_done`]).
     pub fn result(&self) -> SearchResult {
         let alpha = self.alpha_star();
-        let genotype = self.config.space.derive(&alpha);
+        let genotype = self.config.space.derive(&alpha, self.config.exclude_none);
         SearchResult {
             schema_version: SCHEMA_VERSION,
             space: self.config.space,

@@ -115,9 +115,18 @@ impl SpaceKind {
     }
 
     /// The cell picked from α* ([`SpaceKind::alpha_star`]): the per-edge argmax (NB201) or
-    /// DARTS's top-2 inputs per node of softmax(α*) (`model_search.py`'s `genotype()`).
-    pub fn derive(self, alpha_star: &ArchTable) -> AnyGenotype {
+    /// DARTS's top-2 inputs per node of softmax(α*) (`model_search.py`'s `genotype()`). With
+    /// `exclude_none`, NB201's argmax leaves `none` out as DARTS's rule does (HNAS's and TE-NAS's
+    /// final step); DARTS's rule always does.
+    pub fn derive(self, alpha_star: &ArchTable, exclude_none: bool) -> AnyGenotype {
         match self {
+            SpaceKind::Nb201 if exclude_none => {
+                AnyGenotype::Nb201(Genotype::argmax(&alpha_star.map_rows(|r| {
+                    let mut r = r.to_vec();
+                    r[Op::None.index()] = f32::NEG_INFINITY;
+                    r
+                })))
+            }
             SpaceKind::Nb201 => AnyGenotype::Nb201(Genotype::argmax(alpha_star)),
             SpaceKind::Darts => AnyGenotype::Darts(darts::Genotype::derive(alpha_star, 1.0)),
         }
@@ -236,6 +245,12 @@ mod tests {
         );
         let nb = ArchTable::from_fn(6, 5, |r, k| (r + k) as f32);
         assert_eq!(SpaceKind::Nb201.alpha_star(&nb, 4), nb);
+        // Row 0 favours `none`; without it the next best op wins.
+        let mut a = ArchTable::zeros(6, 5);
+        a[0].copy_from_slice(&[3.0, 1.0, 2.0, 0.0, 0.0]);
+        let with = SpaceKind::Nb201.derive(&a, false).nb201().unwrap().ops[0];
+        let without = SpaceKind::Nb201.derive(&a, true).nb201().unwrap().ops[0];
+        assert_eq!((with, without), (Op::None, Op::NorConv1x1));
         assert_eq!(SpaceKind::Darts.shape(), [28, 8]);
         let labels = SpaceKind::Darts.row_labels();
         assert_eq!((labels.len(), &labels[0][..]), (28, "normal 0←c_{k-2}"));

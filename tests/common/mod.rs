@@ -41,9 +41,8 @@ impl<C: DeserializeOwned> Fixture<C> {
     /// `tests/reference/fixtures/{name}.json`, or `$NASI_FIXTURES_DIR/{name}.json` (for a test
     /// binary carried to another machine: `scripts/gpu-check.sh`).
     pub fn load(name: &str) -> Self {
-        let dir = std::env::var("NASI_FIXTURES_DIR").unwrap_or_else(|_| {
-            format!("{}/tests/reference/fixtures", env!("CARGO_MANIFEST_DIR"))
-        });
+        let dir = std::env::var("NASI_FIXTURES_DIR")
+            .unwrap_or_else(|_| format!("{}/tests/reference/fixtures", env!("CARGO_MANIFEST_DIR")));
         let path = format!("{dir}/{name}.json");
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
@@ -58,7 +57,9 @@ pub fn test_device() -> Device {
             .init()
             .expect("NASI_TEST_DEVICE=wgpu needs a wgpu adapter"),
         Ok("cpu") | Err(_) => nasi::cpu_device(),
-        Ok(other) => panic!("NASI_TEST_DEVICE={other}: this build knows cpu (and wgpu with the feature)"),
+        Ok(other) => {
+            panic!("NASI_TEST_DEVICE={other}: this build knows cpu (and wgpu with the feature)")
+        }
     }
 }
 
