@@ -4,19 +4,21 @@
 //! NASI picks a cell without training: it maximises the trace of the network's Neural Tangent
 //! Kernel at initialisation, estimated as T̃ = ‖∇θ L(minibatch)‖² (eq. 12), over a Gumbel-softmax
 //! relaxation of the cell, and takes the per-edge argmax of the normalised sum of α-gradients
-//! (eq. 18). The modules follow the paper:
-//! * [`space`]: the NAS-Bench-201 search space and its one canonical encoding;
-//! * [`supernet`]: the supernet and standalone cell networks;
-//! * [`ntk`]: NTK-trace estimators (T̃, exact trace, the `[b, b]` NTK);
+//! (eq. 18). The modules, in layers from the bottom (docs/architecture.md; `tests/layers.rs` checks
+//! that each imports only its own layer and those below):
+//! * [`space`]: the NAS-Bench-201 and DARTS search spaces as data (ops, cells, genotype text,
+//!   derivation rules, drawings; NB201's accuracy table for reporting), and [`stats`];
+//! * [`data`]: seeded random streams, Gaussian and CIFAR-10 batches, Gumbel noise; [`kernels`]: the
+//!   CPU ops with their own backward;
+//! * [`net`]: the NB201 and DARTS supernets and standalone networks; [`loss`], [`ntk`]: T̃, the
+//!   exact NTK;
 //! * [`nasi`]: the objective and its α-gradient by a finite-difference Hessian-vector product;
+//! * [`config`]: one settings struct for flags, files and the URL, and the presets;
 //! * [`search`]: the loop, as a stream of [`search::SearchEvent`]s consumed by the CLI and the web;
-//! * [`score`]: one standalone cell scored (T̃, exact NTK), for `nasi score`, the page and the proxies;
-//! * [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
-//! * [`config`], [`data`], [`nb201`]: settings, batches, accuracy tables;
-//! * [`stats`]: rank correlations and moments for reports;
-//! * [`memory`]: a search's peak memory, estimated from its shapes before it is built;
-//! * [`svg`], [`plot`], [`urlstate`]: the cell drawing, charts and URL state shared by the CLI and
-//!   the web page.
+//!   [`memory`]: a search's peak memory from its shapes; [`score`]: one standalone cell scored;
+//!   [`proxies`]: zero-cost proxies (grad_norm, SynFlow, NASWOT) for comparison;
+//! * [`plot`]: the charts shared by the CLI's run folder and the page;
+//! * the faces: `cli` (native) and `web` (wasm).
 //!
 //! The algorithm never imports UI code.
 

@@ -487,6 +487,18 @@ fn a_darts_search_prints_a_genotype_that_darts_reads_and_derives() {
     }
 }
 
+/// T̃ of a `score --json` is positive and at most its bound 2·tr(Θ)/b (eq. 11).
+fn assert_trace_within_bound(v: &Value, b: usize) {
+    let (t, tr) = (
+        v["trace"].as_f64().unwrap(),
+        v["exact_trace"].as_f64().unwrap(),
+    );
+    assert!(
+        t > 0.0 && t <= 2.0 * tr / b as f64,
+        "T~ {t} within 2·tr/b of {tr}"
+    );
+}
+
 /// `{normal, reduce}` as one list of 28 rows.
 fn json_rows(v: &Value) -> Value {
     let mut rows = v["normal"].as_array().unwrap().clone();
@@ -508,14 +520,7 @@ fn a_darts_genotype_is_scored_and_mismatched_spaces_are_named() {
     ]);
     assert_eq!(v["params"], 3_349_342);
     assert_eq!(v["proxy"]["cells"], 5, "the darts-tiny proxy size");
-    let (t, tr) = (
-        v["trace"].as_f64().unwrap(),
-        v["exact_trace"].as_f64().unwrap(),
-    );
-    assert!(
-        t > 0.0 && t <= 2.0 * tr / 4.0,
-        "T~ {t} within 2·tr/b of {tr}"
-    );
+    assert_trace_within_bound(&v, 4);
     for (args, says) in [
         (
             vec!["score", nasi::space::darts::DARTS_V2],
@@ -564,6 +569,45 @@ fn exclude_none_changes_only_the_none_edges_of_the_pick() {
     }
 }
 
+/// The page's bundled table (`www/nb201.bin`) holds exactly the CSV's rows, in the CSV's order
+/// (NB201's own index), to the CSV's rounding of 0.01; `nasi pack-nb201` makes it byte for byte
+/// from the CSV; a damaged asset or a partial table is refused.
+#[test]
+fn the_bundled_table_is_the_csv_to_its_rounding_in_nb201_order() {
+    use nasi::space::nb201::table::Table;
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/www/nb201.bin")).unwrap();
+    let bundled = Table::from_bundle(&bytes).unwrap();
+    let csv = Table::load(Path::new(&table())).unwrap();
+    assert_eq!(bundled.len(), csv.len());
+    let mut worst = 0f64;
+    for ((g, a), (h, b)) in bundled.iter().zip(csv.iter()) {
+        assert_eq!(g, h, "same cell at the same index");
+        for (x, y) in [(a.cifar10, b.cifar10), (a.cifar100, b.cifar100), (a.imagenet16, b.imagenet16)] {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    // Rounded to hundredths: at most 0.005 off (measured: 0.005).
+    assert!(worst <= 0.005 + 1e-9, "{worst}");
+    // NB201's index of its best CIFAR-10 cells (the data README: 6111 and 13714).
+    let best: nasi::space::Genotype = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|".parse().unwrap();
+    assert_eq!(bundled.position(&best), Some(6111));
+    assert_eq!(bundled.cifar10_rank(&best), Some(1));
+    let out = tmp("bundle").join("nb201.bin");
+    let o = nasi(&["pack-nb201", &table(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), bytes, "the committed asset is the CSV's");
+    for bad in [&bytes[..bytes.len() - 1], &bytes[1..], b"NB2"] {
+        let e = Table::from_bundle(bad).unwrap_err().to_string();
+        assert!(e.contains("bundled NB201 table"), "{e}");
+    }
+    let partial = tmp("bundle").join("part.csv");
+    let text = std::fs::read_to_string(table()).unwrap();
+    std::fs::write(&partial, text.lines().take(10).collect::<Vec<_>>().join("\n")).unwrap();
+    let o = nasi(&["pack-nb201", partial.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has 9 cells"));
+}
+
 #[test]
 fn lookup_and_score_report_a_cell() {
     let g = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
@@ -580,14 +624,7 @@ fn lookup_and_score_report_a_cell() {
         "8",
         "--json",
     ]);
-    let (t, tr) = (
-        v["trace"].as_f64().unwrap(),
-        v["exact_trace"].as_f64().unwrap(),
-    );
-    assert!(
-        t > 0.0 && t <= 2.0 * tr / 4.0,
-        "T~ {t} within 2·tr/b of {tr}"
-    );
+    assert_trace_within_bound(&v, 4);
     assert_eq!(v["eigenvalues"].as_array().unwrap().len(), 4);
 }
 

@@ -11,18 +11,15 @@ Gumbel noise each step.
 Usage: darts_step.py --channels 8 --cells 5 --batch 16 [--size 32] [--repeats 5] [--json]
 """
 import argparse
-import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
 from make_darts_fixtures import OPS, forward, relaxed, specs  # noqa: E402
+from timing import time_and_report  # noqa: E402
 
 
 def main():
@@ -59,20 +56,7 @@ def main():
         (ga,) = torch.autograd.grad(trace, alpha)
         return float(trace.detach()), ga
 
-    step()
-    times = []
-    for _ in range(a.repeats):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if a.json:
-        print(json.dumps({"sec_per_step": med, "peak_rss_bytes": rss, "times": times,
-                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
-    else:
-        print(f"DARTS C={a.channels} cells={a.cells} b={a.batch} size={a.size}: {med:.4f} s/step "
-              f"(median of {a.repeats}), peak RSS {rss / 2**20:.1f} MiB, torch {torch.__version__}")
+    time_and_report(step, a.repeats, a.json, f"DARTS C={a.channels} cells={a.cells} b={a.batch} size={a.size}")
 
 
 if __name__ == "__main__":

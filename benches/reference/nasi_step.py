@@ -9,18 +9,15 @@ Usage: nasi_step.py --channels 16 --cells 1 --batch 64 [--size 32] [--repeats 5]
 Prints the median seconds per step (after one warm-up step) and peak RSS.
 """
 import argparse
-import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
 from make_fixtures import forward, relaxed, specs  # noqa: E402
+from timing import time_and_report  # noqa: E402
 
 
 def main():
@@ -55,20 +52,7 @@ def main():
         (ga,) = torch.autograd.grad(trace, alpha)
         return float(trace.detach()), ga
 
-    step()
-    times = []
-    for _ in range(a.repeats):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    med = statistics.median(times)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    if a.json:
-        print(json.dumps({"sec_per_step": med, "peak_rss_bytes": rss, "times": times,
-                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
-    else:
-        print(f"C={a.channels} N={a.cells} b={a.batch} size={a.size}: {med:.4f} s/step (median of {a.repeats}), "
-              f"peak RSS {rss / 2**20:.1f} MiB, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    time_and_report(step, a.repeats, a.json, f"C={a.channels} N={a.cells} b={a.batch} size={a.size}")
 
 
 if __name__ == "__main__":

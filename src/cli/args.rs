@@ -45,6 +45,17 @@ pub(crate) enum Command {
     /// Score a cell and its 24 one-edge variants with every proxy, and say which op each prefers
     /// on each edge.
     Neighbours(NeighboursCmd),
+    /// Pack an NB201 accuracy table (CSV) into the page's bundled asset (`www/nb201.bin`).
+    PackNb201(PackCmd),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PackCmd {
+    /// NB201 accuracy table (CSV), rows in NB201's index order.
+    pub(crate) nb201: PathBuf,
+    /// Where to write the asset.
+    #[arg(long, default_value = "www/nb201.bin")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(clap::Args, Debug, Default)]

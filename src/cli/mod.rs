@@ -2,7 +2,7 @@
 //! All computing is done by the library; this module only wires it to the terminal and disk.
 //!
 //! One file per subcommand (`search`, `score` with `lookup`, `bench`, `reproduce`,
-//! `correlate`, `neighbours`, `darts`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
+//! `correlate`, `neighbours`, `darts`, `pack-nb201` in `score`), the grammar in `args`, what they share in `run`; exit codes are chosen here.
 
 mod args;
 mod bench;
@@ -71,6 +71,7 @@ pub fn main() -> i32 {
         Some(Command::Correlate(c)) => correlate::correlate(c),
         Some(Command::Darts(c)) => darts::darts(c),
         Some(Command::Neighbours(c)) => neighbours::neighbours(c),
+        Some(Command::PackNb201(c)) => score::pack(c),
     };
     match result {
         Ok(()) => EXIT_OK,

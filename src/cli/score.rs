@@ -121,6 +121,27 @@ pub(crate) fn score(cmd: ScoreCmd, matches: Option<&ArgMatches>) -> Result<()> {
     Ok(())
 }
 
+/// `nasi pack-nb201 CSV [--out www/nb201.bin]`: the page's bundled table, and what it holds.
+pub(crate) fn pack(cmd: PackCmd) -> Result<()> {
+    let t = load_table(&cmd.nb201)?;
+    let Some(bytes) = t.to_bundle() else {
+        bail!(
+            "{} has {} cells: the bundle holds all 15625 of NAS-Bench-201",
+            cmd.nb201.display(),
+            t.len()
+        );
+    };
+    std::fs::write(&cmd.out, &bytes)
+        .map_err(|e| anyhow!("cannot write {}: {e}", cmd.out.display()))?;
+    println!(
+        "{}: {} cells, {} bytes (accuracies to 0.01 %)",
+        cmd.out.display(),
+        t.len(),
+        bytes.len()
+    );
+    Ok(())
+}
+
 pub(crate) fn lookup(cmd: LookupCmd) -> Result<()> {
     let g: Genotype = cmd.genotype.parse()?;
     let t = load_table(&cmd.nb201)?;

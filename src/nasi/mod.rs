@@ -56,7 +56,7 @@ pub struct StepTensors {
     pub trace: Tensor<1>,
     /// The mean cross-entropy L at θ₀, `[1]`.
     pub loss: Tensor<1>,
-    /// ∇αT̃ at α = 0, `[6, 5]`.
+    /// ∇αT̃ at α = 0, `[rows, ops]` (NB201 `[6, 5]`, DARTS `[28, 8]`).
     pub grad_trace: Tensor<2>,
 }
 
@@ -100,7 +100,7 @@ impl StepValues {
 pub struct StepInput<'a> {
     /// Inputs and labels.
     pub batch: &'a Batch,
-    /// Standard Gumbel noise `[6][5]`.
+    /// Standard Gumbel noise `[rows, ops]` of the space.
     pub gumbel: &'a ArchTable,
     /// τ.
     pub tau: f64,
@@ -232,7 +232,7 @@ pub fn reward_grad(grad_trace: &ArchTable, trace: f64, mu: f64, nu: Option<f64>)
     grad_trace.map(|v| v * factor)
 }
 
-/// Frobenius norm of a `[6][5]` table.
+/// Frobenius norm of a `[rows, ops]` table (‖G_t‖ of eq. 18: over both DARTS cells at once).
 pub fn frobenius_norm(t: &ArchTable) -> f64 {
     t.iter()
         .flatten()

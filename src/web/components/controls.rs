@@ -41,6 +41,13 @@ pub(super) fn num_input(
     html! { <label>{label}<input type="number" name={key} {step} value={value} {onchange} /></label> }
 }
 
+/// The value of the `<select>` an event came from.
+fn selected(e: &Event) -> Option<String> {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        .map(|s| s.value())
+}
+
 #[component]
 pub(super) fn Controls(props: &ControlProps) -> Html {
     let s = &props.state;
@@ -58,15 +65,10 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
     let on_preset = {
         let st = s.clone();
         Callback::from(move |e: Event| {
-            let Some(sel) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-            else {
-                return;
-            };
-            if let Some(cfg) = preset(&sel.value()) {
+            let Some(name) = selected(&e) else { return };
+            if let Some(cfg) = preset(&name) {
                 st.dispatch(Action::SetConfig(cfg));
-                load_preset(sel.value(), true, st.dispatcher());
+                load_preset(name, true, st.dispatcher());
             }
         })
     };
@@ -75,13 +77,8 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
     let on_space = {
         let st = s.clone();
         Callback::from(move |e: Event| {
-            let Some(sel) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-            else {
-                return;
-            };
-            let name = if sel.value() == "darts" {
+            let Some(space) = selected(&e) else { return };
+            let name = if space == "darts" {
                 "darts-tiny"
             } else {
                 "default"
