@@ -582,7 +582,11 @@ fn the_bundled_table_is_the_csv_to_its_rounding_in_nb201_order() {
     let mut worst = 0f64;
     for ((g, a), (h, b)) in bundled.iter().zip(csv.iter()) {
         assert_eq!(g, h, "same cell at the same index");
-        for (x, y) in [(a.cifar10, b.cifar10), (a.cifar100, b.cifar100), (a.imagenet16, b.imagenet16)] {
+        for (x, y) in [
+            (a.cifar10, b.cifar10),
+            (a.cifar100, b.cifar100),
+            (a.imagenet16, b.imagenet16),
+        ] {
             worst = worst.max((x - y).abs());
         }
     }
@@ -595,15 +599,28 @@ fn the_bundled_table_is_the_csv_to_its_rounding_in_nb201_order() {
     let out = tmp("bundle").join("nb201.bin");
     let o = nasi(&["pack-nb201", &table(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(&out).unwrap(), bytes, "the committed asset is the CSV's");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        bytes,
+        "the committed asset is the CSV's"
+    );
     for bad in [&bytes[..bytes.len() - 1], &bytes[1..], b"NB2"] {
         let e = Table::from_bundle(bad).unwrap_err().to_string();
         assert!(e.contains("bundled NB201 table"), "{e}");
     }
     let partial = tmp("bundle").join("part.csv");
     let text = std::fs::read_to_string(table()).unwrap();
-    std::fs::write(&partial, text.lines().take(10).collect::<Vec<_>>().join("\n")).unwrap();
-    let o = nasi(&["pack-nb201", partial.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    std::fs::write(
+        &partial,
+        text.lines().take(10).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let o = nasi(&[
+        "pack-nb201",
+        partial.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("has 9 cells"));
 }

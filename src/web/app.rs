@@ -10,7 +10,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::commands::{Command, load_preset, window};
+use super::commands::{Command, load_bundled_table, load_preset, window};
 use super::components;
 use super::runner::{self, control, run_live};
 use super::state::{Action, Playground, RunId, Status};
@@ -55,6 +55,7 @@ fn App() -> Html {
         );
         let ctl = ctl.clone();
         use_effect_with((), move |_| {
+            load_bundled_table(dispatch.clone());
             if selftest {
                 let d = dispatch.clone();
                 spawn_local(async move { d.dispatch(Action::Check(runner::device_check().await)) });

@@ -8,6 +8,7 @@ use yew::prelude::*;
 use super::runner::control;
 use super::state::{Action, Playground};
 use crate::search::parse_trajectory;
+use crate::space::nb201::table::Table;
 
 pub(super) fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")
@@ -34,6 +35,36 @@ async fn fetch_text(url: &str) -> Result<String, String> {
         .map_err(|_| "cannot read the body".to_string())?;
     text.as_string()
         .ok_or_else(|| "the body is not text".into())
+}
+
+/// Fetches the bundled NB201 accuracy table (`nb201.bin`, from `www/nb201.bin`) for reporting,
+/// after the first paint; a failure is one notice and the page goes on without it.
+pub(super) fn load_bundled_table(dispatch: UseReducerDispatcher<Playground>) {
+    spawn_local(async move {
+        let bytes = async {
+            let resp = JsFuture::from(window().fetch_with_str("nb201.bin"))
+                .await
+                .map_err(|_| "cannot fetch nb201.bin".to_string())?;
+            let resp: web_sys::Response =
+                resp.dyn_into().map_err(|_| "not a response".to_string())?;
+            if !resp.ok() {
+                return Err(format!("nb201.bin: HTTP {}", resp.status()));
+            }
+            let buf = JsFuture::from(resp.array_buffer().map_err(|_| "no body".to_string())?)
+                .await
+                .map_err(|_| "cannot read nb201.bin".to_string())?;
+            Ok(js_sys::Uint8Array::new(&buf).to_vec())
+        };
+        match bytes
+            .await
+            .and_then(|b| Table::from_bundle(&b).map_err(|e| e.to_string()))
+        {
+            Ok(t) => dispatch.dispatch(Action::BundledTable(std::rc::Rc::new(t))),
+            Err(e) => dispatch.dispatch(Action::Notice(format!(
+                "the bundled NAS-Bench-201 table did not load ({e}); load a CSV to see accuracies"
+            ))),
+        }
+    });
 }
 
 /// Loads `www/presets/NAME.jsonl` (a CLI trajectory) and replays it as a new run;

@@ -77,8 +77,11 @@ pub struct Playground {
     pub selected: Option<usize>,
     /// Edge under the pointer.
     pub hover_edge: Option<usize>,
-    /// A loaded NB201 accuracy table.
+    /// The NB201 accuracy table the page reports with: the bundled one (`www/nb201.bin`,
+    /// fetched at start-up) until the user loads a CSV, which replaces it.
     pub table: Option<Rc<Table>>,
+    /// Whether [`Playground::table`] is the bundled one.
+    pub table_bundled: bool,
     /// The NTK panel's content.
     pub ntk: Option<NtkView>,
     /// Whether the keyboard-help sheet is open.
@@ -188,8 +191,10 @@ pub enum Action {
     SelectBy(i64),
     /// Hover an edge.
     Hover(Option<usize>),
-    /// A loaded accuracy table.
+    /// A loaded accuracy table (a user's CSV: it replaces the bundled one).
     Table(Rc<Table>),
+    /// The bundled accuracy table, fetched at start-up (kept out if a CSV came first).
+    BundledTable(Rc<Table>),
     /// A computed NTK.
     Ntk {
         /// The run shown when it was asked for.
@@ -230,6 +235,7 @@ impl Playground {
             selected: None,
             hover_edge: None,
             table: None,
+            table_bundled: false,
             ntk: None,
             help_open: false,
             ms_per_step: None,
@@ -414,7 +420,15 @@ impl Playground {
                 }
             }
             Action::Hover(e) => s.hover_edge = e,
-            Action::Table(t) => s.table = Some(t),
+            Action::Table(t) => {
+                s.table = Some(t);
+                s.table_bundled = false;
+            }
+            Action::BundledTable(t) if s.table.is_none() => {
+                s.table = Some(t);
+                s.table_bundled = true;
+            }
+            Action::BundledTable(_) => {}
             Action::Ntk { run, view } if run == current => s.ntk = Some(view),
             Action::ToggleHelp => s.help_open = !s.help_open,
             Action::Check(c) => s.check = Some(c),

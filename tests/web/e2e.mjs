@@ -12,6 +12,7 @@
 //    the link's settings, the address keeps them, a recorded run is replayed with a notice naming
 //    how its settings differ; a link whose config is far over the page's memory budget fails with
 //    a message instead of freezing the tab.
+//    The bundled NAS-Bench-201 table gives the replayed cell's accuracy and rank without a file.
 // 5. DARTS: the darts-tiny preset replayed at first paint (both cells drawn, 8 edges each, the
 //    weight chart's 28 rows, a Genotype(...) line with its evaluation network's parameters), then
 //    a live DARTS search on WebGPU and on the CPU (the darts-tiny layout shrunk to what software
@@ -130,7 +131,13 @@ async function sharedLink() {
     const page = await newPage(browser, { webgpu: false });
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
+    const t0 = Date.now();
     await page.goto(`${origin}/#seed=3&steps=20&channels=4`);
+    await page.waitForSelector(".cell .acc[data-rank]", { timeout: 60_000 });
+    const acc = (await page.textContent(".cell .acc")) ?? "";
+    console.log(`[${name}] accuracy and rank shown ${((Date.now() - t0) / 1000).toFixed(2)} s after navigation`);
+    check(/CIFAR-10 \d+\.\d\d %.*rank \d+ of 15,625/.test(acc) && /bundled/.test(acc),
+      `[${name}] the replayed cell's benchmark accuracy and rank show without loading a file: ${acc}`);
     await page.waitForSelector(".notice >> text=Shown:", { timeout: 120_000 });
     const value = (key) => page.inputValue(`input[name="${key}"]`);
     const form = [await value("seed"), await value("steps"), await value("channels")];

@@ -138,9 +138,18 @@ impl Table {
             .collect();
         let hundredths = |v: f64| (v * 100.0).round() as u16;
         let columns: [Vec<u16>; 4] = [
-            by_ordinal.iter().map(|(_, a)| hundredths(a.cifar10)).collect(),
-            by_ordinal.iter().map(|(_, a)| hundredths(a.cifar100)).collect(),
-            by_ordinal.iter().map(|(_, a)| hundredths(a.imagenet16)).collect(),
+            by_ordinal
+                .iter()
+                .map(|(_, a)| hundredths(a.cifar10))
+                .collect(),
+            by_ordinal
+                .iter()
+                .map(|(_, a)| hundredths(a.cifar100))
+                .collect(),
+            by_ordinal
+                .iter()
+                .map(|(_, a)| hundredths(a.imagenet16))
+                .collect(),
             by_ordinal.iter().map(|&(i, _)| i as u16).collect(),
         ];
         let mut out = Vec::with_capacity(8 + 8 * n);

@@ -23,7 +23,13 @@ pub(super) struct CellProps {
     pub(super) genotype: Option<AnyGenotype>,
     pub(super) probs: Option<ArchTable>,
     pub(super) accuracy: Option<Accuracies>,
+    /// Its CIFAR-10 rank among the table's cells (1 = best).
+    #[prop_or_default]
+    pub(super) rank: Option<usize>,
     pub(super) table_loaded: bool,
+    /// Whether the table is the bundled one (its provenance is named).
+    #[prop_or_default]
+    pub(super) bundled: bool,
     pub(super) dispatch: Dispatch,
 }
 
@@ -87,7 +93,11 @@ fn nb201_view(
                    <code>{"op~i"}</code>{" means: apply op to node i and add the result. Node 0 is the cell's input. Ops: none (no edge), skip_connect (identity), nor_conv_1x1 and nor_conv_3x3 (ReLU → conv → batch norm), avg_pool_3x3."}</p>
             </details>
             { match props.accuracy {
-                Some(a) => html! { <p class="acc">{format!("NAS-Bench-201 test accuracy: CIFAR-10 {:.2} %, CIFAR-100 {:.2} %, ImageNet16-120 {:.2} %", a.cifar10, a.cifar100, a.imagenet16)}</p> },
+                Some(a) => html! { <p class="acc" data-rank={props.rank.map(|r| r.to_string())}>
+                    {format!("NAS-Bench-201 test accuracy: CIFAR-10 {:.2} %, CIFAR-100 {:.2} %, ImageNet16-120 {:.2} %", a.cifar10, a.cifar100, a.imagenet16)}
+                    { props.rank.map(|r| format!("; CIFAR-10 rank {r} of 15,625 (top {:.1} %)", 100.0 * r as f64 / 15_625.0)).unwrap_or_default() }
+                    if props.bundled { <span class="muted">{" (bundled: NATS-Bench's 200-epoch test accuracies, MIT licence, via v-tao/nats-bench-landscape; never read by the search)"}</span> }
+                </p> },
                 None if props.table_loaded => html! { <p class="acc">{"This cell is not in the loaded table."}</p> },
                 None => html! { <p class="acc muted">{"Load an NB201 accuracy table (below) to see how well this cell trains."}</p> },
             } }

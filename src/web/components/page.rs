@@ -36,7 +36,9 @@ pub fn Page(props: &PageProps) -> Html {
                     genotype={s.shown_genotype()}
                     probs={s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))}
                     accuracy={s.shown_nb201().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    rank={s.shown_nb201().and_then(|g| s.table.as_ref().and_then(|t| t.cifar10_rank(&g)))}
                     table_loaded={s.table.is_some()}
+                    bundled={s.table_bundled}
                     dispatch={s.dispatcher()} /> }) }
                 { panel("traj-h", "Architecture weights per edge (both cells for DARTS)", "alpha", html! { <Trajectory
                     steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }

@@ -217,3 +217,29 @@ fn the_timeline_and_notices() {
     p.apply(Action::DismissNotice(0));
     assert!(p.notices.is_empty());
 }
+
+#[test]
+fn the_bundled_table_reports_until_a_users_table_replaces_it() {
+    use crate::space::nb201::table::{HEADER, Table};
+    let csv = |acc: f64| {
+        Rc::new(
+            Table::parse(
+                &format!("{HEADER}\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,{acc},1,1\n"),
+                "t",
+            )
+            .unwrap(),
+        )
+    };
+    let g: Genotype = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+        .parse()
+        .unwrap();
+    let acc = |p: &Playground| p.table.as_ref().and_then(|t| t.get(&g)).map(|a| a.cifar10);
+    let mut p = Playground::new(SearchConfig::default(), ViewState::default(), vec![]);
+    p.apply(Action::BundledTable(csv(10.0)));
+    assert_eq!((acc(&p), p.table_bundled), (Some(10.0), true));
+    p.apply(Action::Table(csv(20.0)));
+    assert_eq!((acc(&p), p.table_bundled), (Some(20.0), false));
+    // A bundled table that arrives after the user's is kept out.
+    p.apply(Action::BundledTable(csv(10.0)));
+    assert_eq!((acc(&p), p.table_bundled), (Some(20.0), false));
+}
