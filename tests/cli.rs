@@ -273,7 +273,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         ),
         (
             vec!["search", "--preset", "huge"],
-            "unknown preset `huge` (expected one of default, paper, tiny, darts, darts-tiny)",
+            "unknown preset `huge` (expected one of default, paper, tiny, batch1, darts, darts-tiny)",
         ),
         (
             vec!["reproduce", "--preset", "huge", "--nb201", &table_path],
