@@ -13,12 +13,21 @@ use crate::space::ArchTable;
 
 /// Where a search's mini-batches come from.
 ///
-/// NASI is data- and label-agnostic (paper §4.3), so the default feeds Gaussian noise with
-/// uniformly random labels; CIFAR-10 binary batches can be used instead.
+/// NASI is data- and label-agnostic (paper §4.3), so the default feeds noise with uniformly
+/// random labels: spatially correlated noise ([`DataSpec::Pink`]) since the quality tests
+/// (docs/results.md), white Gaussian noise on request; CIFAR-10 binary batches can be used
+/// instead.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSpec {
     /// Inputs ~ N(0, 1), labels uniform over the classes: no data at all.
     Gaussian,
+    /// Spatially correlated noise, still no data: each image channel is a sum of white Gaussian
+    /// noise at every octave (sides s, s/2, s/4, … down to 2 pixels, bilinearly upsampled to s),
+    /// one unit of variance per octave, which is the 1/f² power spectrum of natural images;
+    /// scaled to unit variance per channel. Labels uniform. On white noise a 3×3 average pool
+    /// passes a ninth of the variance and looks like `none`; here it passes most of it, as on
+    /// images (the quality issue's hypothesis).
+    Pink,
     /// CIFAR-10 images from a `data_batch_*.bin` file or a folder of them, labels replaced by
     /// uniformly random ones (label-agnostic).
     RandomLabels(String),
@@ -30,6 +39,7 @@ impl fmt::Display for DataSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DataSpec::Gaussian => f.write_str("gaussian"),
+            DataSpec::Pink => f.write_str("pink"),
             DataSpec::RandomLabels(p) => write!(f, "random-labels:{p}"),
             DataSpec::Cifar10(p) => write!(f, "cifar10:{p}"),
         }
@@ -41,6 +51,7 @@ impl FromStr for DataSpec {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once(':') {
             None if s == "gaussian" => Ok(DataSpec::Gaussian),
+            None if s == "pink" => Ok(DataSpec::Pink),
             None if s == "random-labels" || s == "cifar10" => Err(format!(
                 "data `{s}` needs a CIFAR-10 path: `{s}:PATH` (a data_batch_*.bin file or its folder); \
                  `gaussian` needs no data"
@@ -50,7 +61,7 @@ impl FromStr for DataSpec {
                 Ok(DataSpec::RandomLabels(p.to_string()))
             }
             _ => Err(format!(
-                "unknown data `{s}`: expected `gaussian`, `random-labels:PATH` or `cifar10:PATH`"
+                "unknown data `{s}`: expected `gaussian`, `pink`, `random-labels:PATH` or `cifar10:PATH`"
             )),
         }
     }
@@ -239,6 +250,7 @@ pub struct Sampler {
 
 enum Source {
     Gaussian,
+    Pink,
     Cifar { set: Cifar10, true_labels: bool },
 }
 
@@ -253,6 +265,7 @@ impl Sampler {
     ) -> Result<Self, DataError> {
         let source = match spec {
             DataSpec::Gaussian => Source::Gaussian,
+            DataSpec::Pink => Source::Pink,
             DataSpec::Cifar10(p) => Source::Cifar {
                 set: Cifar10::load(Path::new(p))?,
                 true_labels: true,
@@ -282,6 +295,15 @@ impl Sampler {
                     .collect();
                 (x, labels)
             }
+            Source::Pink => {
+                let x = (0..b * 3)
+                    .flat_map(|_| octave_noise(&mut self.rng, s))
+                    .collect();
+                let labels = (0..b)
+                    .map(|_| self.rng.random_range(0..self.classes))
+                    .collect();
+                (x, labels)
+            }
             Source::Cifar { set, true_labels } => {
                 let mut x = Vec::with_capacity(b * 3 * s * s);
                 let mut labels = Vec::with_capacity(b);
@@ -306,9 +328,68 @@ impl Sampler {
     }
 }
 
+/// One `s × s` plane of [`DataSpec::Pink`] noise: white noise at sides s, s/2, … ≥ 2, each
+/// bilinearly upsampled to s and added, then scaled to zero mean and unit variance.
+fn octave_noise(rng: &mut ChaCha8Rng, s: usize) -> Vec<f32> {
+    let mut plane = vec![0f32; s * s];
+    let mut m = s;
+    while m >= 2 {
+        let grid = normal(rng, m * m);
+        // Pixel i of the s-side plane sits at grid coordinate `at(i)`: its two grid
+        // neighbours and the weight of the second.
+        let taps = |i: usize| {
+            let at = ((i as f32 + 0.5) * m as f32 / s as f32 - 0.5).clamp(0.0, (m - 1) as f32);
+            let lo = at.floor() as usize;
+            (lo, (lo + 1).min(m - 1), at - at.floor())
+        };
+        let g = |r: usize, c: usize| grid[r * m + c];
+        for i in 0..s {
+            let (r0, r1, fr) = taps(i);
+            for j in 0..s {
+                let (c0, c1, fc) = taps(j);
+                let top = g(r0, c0) * (1.0 - fc) + g(r0, c1) * fc;
+                let bottom = g(r1, c0) * (1.0 - fc) + g(r1, c1) * fc;
+                plane[i * s + j] += top * (1.0 - fr) + bottom * fr;
+            }
+        }
+        m /= 2;
+    }
+    let n = plane.len() as f32;
+    let mean = plane.iter().sum::<f32>() / n;
+    let var = plane.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let inv = 1.0 / var.sqrt().max(1e-12);
+    plane.iter().map(|v| (v - mean) * inv).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pink_noise_is_unit_variance_and_correlated_between_neighbours() {
+        let s = 16;
+        let mut r = rng(3, RngStream::Data);
+        let p = octave_noise(&mut r, s);
+        let n = p.len() as f32;
+        let mean = p.iter().sum::<f32>() / n;
+        let var = p.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
+        assert!(
+            mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+            "{mean} {var}"
+        );
+        // Neighbouring pixels are strongly correlated (white noise: about 0).
+        let corr: f32 = (0..s)
+            .flat_map(|i| (0..s - 1).map(move |j| (i, j)))
+            .map(|(i, j)| p[i * s + j] * p[i * s + j + 1])
+            .sum::<f32>()
+            / (s * (s - 1)) as f32;
+        eprintln!("neighbour correlation {corr}");
+        assert!(corr > 0.5, "{corr}");
+        let mut a = Sampler::new(&DataSpec::Pink, 7, 2, 8, 10).unwrap();
+        let mut b = Sampler::new(&DataSpec::Pink, 7, 2, 8, 10).unwrap();
+        assert_eq!(a.next_batch().x, b.next_batch().x, "same seed, same batch");
+        assert_eq!("pink".parse::<DataSpec>().unwrap().to_string(), "pink");
+    }
 
     fn write_cifar(dir: &Path, n: usize, bad_label: bool) -> PathBuf {
         let mut bytes = Vec::new();

@@ -95,6 +95,7 @@ fn genotype() -> impl Strategy<Value = Genotype> {
 fn valid_config() -> impl Strategy<Value = SearchConfig> {
     let data = prop_oneof![
         Just(DataSpec::Gaussian),
+        Just(DataSpec::Pink),
         "[a-zA-Z0-9/ _.+&=%#~-]{1,20}".prop_map(DataSpec::Cifar10),
         "[a-zA-Z0-9/ _.+&=%#~é-]{1,20}".prop_map(DataSpec::RandomLabels),
     ];
@@ -117,7 +118,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                 (mu, nu, tau, hard),
                 (data, fd_radius, central, darts),
             )| {
-                let cifar = !matches!(data, DataSpec::Gaussian);
+                let cifar = matches!(data, DataSpec::Cifar10(_) | DataSpec::RandomLabels(_));
                 // DARTS needs 3 cells or more and even channels.
                 let darts = darts && cells >= 3 && channels % 2 == 0;
                 SearchConfig {

@@ -1,7 +1,7 @@
 //! The search settings, presets and run buttons.
 
 use super::*;
-use crate::config::{NuRule, PRESETS, SearchConfig, SpaceKind, preset};
+use crate::config::{DataSpec, NuRule, PRESETS, SearchConfig, SpaceKind, preset};
 use crate::web::commands::{Command, load_preset};
 use crate::web::state::{Action, Status};
 use wasm_bindgen::JsCast;
@@ -91,6 +91,17 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
             }
         })
     };
+    let on_data = {
+        let st = s.clone();
+        Callback::from(move |e: Event| {
+            if let Some(data) = selected(&e).and_then(|v| v.parse::<DataSpec>().ok()) {
+                st.dispatch(Action::SetConfig(SearchConfig {
+                    data,
+                    ..st.config.clone()
+                }));
+            }
+        })
+    };
     let on_hard = {
         let st = s.clone();
         Callback::from(move |e: Event| {
@@ -164,7 +175,10 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
                 <label>{"ν"}<input type="text" name="nu" value={nu} onchange={on_nu} size="6" aria-label="nu: a number or mean" /></label>
                 { num_input("τ", "tau", c.tau.to_string(), "0.1", s) }
                 <label><input type="checkbox" name="hard" checked={c.hard} onchange={on_hard} />{"hard (straight-through)"}</label>
-                <label>{"Data"}<select name="data" aria-label="data mode"><option value="gaussian" selected=true>{"Gaussian inputs, random labels"}</option></select></label>
+                <label>{"Data"}<select name="data" aria-label="data mode" onchange={on_data}>
+                    <option value="pink" selected={c.data == DataSpec::Pink}>{"pink noise (1/f², like images), random labels"}</option>
+                    <option value="gaussian" selected={c.data == DataSpec::Gaussian}>{"white Gaussian noise, random labels"}</option>
+                </select></label>
             </fieldset>
         </section>
     }
