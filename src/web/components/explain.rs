@@ -59,7 +59,7 @@ pub(super) fn Explain() -> Html {
             { raw_html(MATH_ESTIMATOR) }
             <p>{"and maximises a reward with an optional penalty that keeps the trace below a threshold ν (eq. 8):"}</p>
             { raw_html(MATH_REWARD) }
-            <p>{"Each step draws a batch (Gaussian noise with random labels: NASI needs neither data nor labels) and Gumbel noise g, forms the relaxed cell with weights softmax((α + g)/τ) at α = 0, and takes the gradient G = ∇α R. After T steps, α* sums the gradients, each divided by the largest gradient norm seen so far (eq. 18), and the cell is the argmax of α* on every edge, leaving out none (as DARTS's rule does; the paper preset keeps it in)."}</p>
+            <p>{"Each step draws a batch (noise with random labels: NASI needs neither data nor labels; by default pink noise, whose 1/f² spectrum is that of natural images, which the quality tests in docs/results.md chose over white noise) and Gumbel noise g, forms the relaxed cell with weights softmax((α + g)/τ) at α = 0, and takes the gradient G = ∇α R. After T steps, α* sums the gradients, each divided by the largest gradient norm seen so far (eq. 18), and the cell is the argmax of α* on every edge, leaving out none (as DARTS's rule does; the paper preset keeps it in)."}</p>
             <h2 id="explain-alpha">{"Reading the weight chart"}</h2>
             <p>{"One row per edge; each column is a step; the coloured stack is softmax(α*) after that step (colours as in the legend and the cell). A colour that grows along a row is an op whose presence on that edge raises the NTK trace. Hover a row to find its edge; drag the timeline to replay any step."}</p>
             <h2 id="explain-cell">{"Reading the cell"}</h2>
