@@ -22,7 +22,8 @@ fn reduced_motion() -> bool {
         .is_some_and(|m| m.matches())
 }
 
-async fn fetch_text(url: &str) -> Result<String, String> {
+/// A same-origin GET that answered 2xx; errors name the URL.
+async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
     let resp = JsFuture::from(window().fetch_with_str(url))
         .await
         .map_err(|_| format!("cannot fetch {url}"))?;
@@ -30,6 +31,11 @@ async fn fetch_text(url: &str) -> Result<String, String> {
     if !resp.ok() {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
+    Ok(resp)
+}
+
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let resp = fetch_ok(url).await?;
     let text = JsFuture::from(resp.text().map_err(|_| "no body".to_string())?)
         .await
         .map_err(|_| "cannot read the body".to_string())?;
@@ -42,14 +48,7 @@ async fn fetch_text(url: &str) -> Result<String, String> {
 pub(super) fn load_bundled_table(dispatch: UseReducerDispatcher<Playground>) {
     spawn_local(async move {
         let bytes = async {
-            let resp = JsFuture::from(window().fetch_with_str("nb201.bin"))
-                .await
-                .map_err(|_| "cannot fetch nb201.bin".to_string())?;
-            let resp: web_sys::Response =
-                resp.dyn_into().map_err(|_| "not a response".to_string())?;
-            if !resp.ok() {
-                return Err(format!("nb201.bin: HTTP {}", resp.status()));
-            }
+            let resp = fetch_ok("nb201.bin").await?;
             let buf = JsFuture::from(resp.array_buffer().map_err(|_| "no body".to_string())?)
                 .await
                 .map_err(|_| "cannot read nb201.bin".to_string())?;
