@@ -61,6 +61,7 @@ pub mod net;
 pub mod ntk;
 pub mod plot;
 pub mod proxies;
+pub mod refine;
 pub mod score;
 pub mod search;
 pub mod space;

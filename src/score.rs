@@ -61,38 +61,62 @@ impl NtkFigures {
 }
 
 /// T̃ of a DARTS genotype's network on the first batch of `cfg.data`, and its exact NTK when
-/// `exact`: the search network of `cfg` (C, cells, non-affine batch norms, seed's weights)
-/// under the genotype's one-hot op weights ([`crate::space::darts::Genotype::one_hot`]), which
-/// is the discrete network with the search network's ops. The parameters of ops it does not
-/// keep get no gradient, so they add nothing to either trace.
+/// `exact` (one genotype: [`DartsProbe`] scores many on the same weights and batch).
 pub fn darts_cell_tensors(
     cfg: &SearchConfig,
     g: &crate::space::darts::Genotype,
     exact: bool,
     device: &Device,
 ) -> Result<CellTensors, DataError> {
-    let net = cfg.darts().init_search(cfg.seed, device);
-    let batch = Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?.next_batch();
-    let k = cfg.classes;
-    let w = g.one_hot();
-    let weights: Tensor<2> = Tensor::from_data(
-        TensorData::new(w.values().to_vec(), w.shape()),
-        &device.clone().autodiff(),
-    );
-    let x = input_tensor(&batch, device).autodiff();
-    let f = |p: &[Tensor<1>]| {
-        net.forward(
-            p,
-            x.clone(),
-            &weights,
-            &mut ReluTape::Free,
-            &mut crate::net::darts::PoolTape::Free,
-        )
-    };
-    Ok(CellTensors {
-        grad_norm: grad_norm_sq(net.params(), one_hot(&batch.labels, k, device), f),
-        ntk: exact.then(|| exact_ntk(net.params(), batch.batch, k, f)),
-    })
+    Ok(DartsProbe::new(cfg, device)?.tensors(g, exact))
+}
+
+/// The DARTS counterpart of [`CellProbe`]: the search network of `cfg` (C, cells, non-affine
+/// batch norms, the seed's weights) and the first batch of `cfg.data`. A genotype is scored
+/// under its one-hot op weights ([`crate::space::darts::Genotype::one_hot`]), which is the
+/// discrete network with the search network's ops: the parameters of ops it does not keep get
+/// no gradient, so they add nothing to either trace.
+pub struct DartsProbe {
+    net: crate::net::darts::DartsSupernet,
+    batch: Batch,
+    device: Device,
+}
+
+impl DartsProbe {
+    /// Weights from `cfg.seed`'s init stream and the first `cfg.batch` inputs of `cfg.data`.
+    pub fn new(cfg: &SearchConfig, device: &Device) -> Result<Self, DataError> {
+        Ok(DartsProbe {
+            net: cfg.darts().init_search(cfg.seed, device),
+            batch: Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?
+                .next_batch(),
+            device: device.clone(),
+        })
+    }
+
+    /// T̃ of `g`'s network on the batch (eq. 12), and its exact NTK `[b, b]` when `exact`.
+    pub fn tensors(&self, g: &crate::space::darts::Genotype, exact: bool) -> CellTensors {
+        let (net, device, batch) = (&self.net, &self.device, &self.batch);
+        let k = net.config.classes;
+        let w = g.one_hot();
+        let weights: Tensor<2> = Tensor::from_data(
+            TensorData::new(w.values().to_vec(), w.shape()),
+            &device.clone().autodiff(),
+        );
+        let x = input_tensor(batch, device).autodiff();
+        let f = |p: &[Tensor<1>]| {
+            net.forward(
+                p,
+                x.clone(),
+                &weights,
+                &mut ReluTape::Free,
+                &mut crate::net::darts::PoolTape::Free,
+            )
+        };
+        CellTensors {
+            grad_norm: grad_norm_sq(net.params(), one_hot(&batch.labels, k, device), f),
+            ntk: exact.then(|| exact_ntk(net.params(), batch.batch, k, f)),
+        }
+    }
 }
 
 impl CellProbe {

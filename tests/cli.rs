@@ -99,8 +99,100 @@ fn search_prints_json_and_writes_a_run_folder() {
     let result: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
     assert_eq!(result["genotype"], v["genotype"]);
+    // The drawing is of the final pick: the second stage's (on by default) or the argmax's.
+    let pick = v["refined"]["genotype"]
+        .as_str()
+        .unwrap_or(&g.to_string())
+        .to_string();
+    assert_eq!(v["refined"]["genotype"], result["refined"]["genotype"]);
     let svg = std::fs::read_to_string(dir.join("cell.svg")).unwrap();
-    assert!(svg.contains(&g.to_string()));
+    assert!(svg.contains(&pick), "{pick}");
+}
+
+/// `--refine K`: the K cells α* ranks highest (Σ_e α*[e][op_e], recomputed here from the printed
+/// α*), each scored by the proxies, and the pick is the best Σ_p ln(rank_p/K), recomputed here
+/// with ranks counted independently of the crate's code.
+#[test]
+fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
+    let dir = tmp("refine");
+    let k = 12;
+    let ks = k.to_string();
+    let v = search_json(&["--seed", "1", "--refine", &ks], &dir);
+    let r = &v["refined"];
+    let cands = r["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), k);
+    assert_eq!(
+        cands[0]["genotype"], v["genotype"],
+        "the argmax is the first candidate"
+    );
+    let alpha: Vec<Vec<f64>> = serde_json::from_value(v["alpha"].clone()).unwrap();
+    let score = |c: &Value| -> f64 {
+        let g: nasi::space::Genotype = c["genotype"].as_str().unwrap().parse().unwrap();
+        assert!(
+            !g.ops.contains(&nasi::space::Op::None),
+            "`none` is left out by default"
+        );
+        g.indices()
+            .iter()
+            .enumerate()
+            .map(|(e, &o)| alpha[e][o])
+            .sum()
+    };
+    let s: Vec<f64> = cands.iter().map(score).collect();
+    // α* is printed as f32 values; the crate sums them in f64 as here.
+    assert!(s.windows(2).all(|w| w[0] >= w[1] - 1e-9), "α* order: {s:?}");
+    let names: Vec<&str> = r["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["synflow", "naswot", "params"],
+        "the default proxies"
+    );
+    let mut agg = vec![0.0f64; k];
+    for p in 0..names.len() {
+        let col: Vec<f64> = cands
+            .iter()
+            .map(|c| c["scores"][p].as_f64().unwrap())
+            .collect();
+        for i in 0..k {
+            // Average rank among ties, 1 = lowest value.
+            let below = col.iter().filter(|&&x| x < col[i]).count() as f64;
+            let equal = col.iter().filter(|&&x| x == col[i]).count() as f64;
+            agg[i] += ((below + (equal + 1.0) / 2.0) / k as f64).ln();
+        }
+    }
+    for (c, a) in cands.iter().zip(&agg) {
+        assert!((c["aggregate"].as_f64().unwrap() - a).abs() < 1e-9);
+    }
+    let pick = r["pick"].as_u64().unwrap() as usize;
+    let best = agg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(agg[pick], best);
+    assert!(
+        agg[..pick].iter().all(|&a| a < best),
+        "ties go to the better α* rank"
+    );
+    assert_eq!(r["genotype"], cands[pick]["genotype"]);
+    // The printed line is the final pick; `--refine 0` is Algorithm 1 alone.
+    let mut args = vec!["search", "--seed", "1", "--refine", &ks, "--out"];
+    let d2 = tmp("refine-line");
+    args.push(d2.to_str().unwrap());
+    args.extend_from_slice(TINY);
+    let o = nasi(&args);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        r["genotype"].as_str().unwrap()
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("second stage"));
+    let off = search_json(&["--seed", "1", "--refine", "0"], &tmp("refine-off"));
+    assert!(off.get("refined").is_none());
+    assert_eq!(
+        off["alpha"], v["alpha"],
+        "the second stage does not change the search"
+    );
 }
 
 #[test]
@@ -119,6 +211,9 @@ fn same_seed_same_genotype_and_trajectory() {
                 if let Some(o) = v["data"].as_object_mut() {
                     o.remove("elapsed_ms");
                     o.remove("seconds");
+                    if let Some(r) = o.get_mut("refined").and_then(Value::as_object_mut) {
+                        r.remove("seconds");
+                    }
                 }
                 v
             })
@@ -734,6 +829,68 @@ fn reproduce_correlate_and_bench_print_their_json() {
             assert!((-1.0..=1.0).contains(&tau), "{p} {k} τ = {tau}");
         }
     }
+
+    // The same cells scored in two shards, the second cut off mid-line and resumed, then
+    // merged: the same correlations as one run.
+    let dir = tmp("shards");
+    let small = [
+        "--sample",
+        "20",
+        "--seed",
+        "3",
+        "--batch",
+        "4",
+        "--channels",
+        "2",
+        "--size",
+        "8",
+    ];
+    let file = |i: usize| {
+        dir.join(format!("s{i}.jsonl"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for i in 1..=2 {
+        let (shard, f) = (format!("{i}/2"), file(i));
+        let mut args = vec!["correlate", "--shard", &shard, "--out", &f];
+        args.extend_from_slice(&small);
+        let o = nasi(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let full = std::fs::read_to_string(file(2)).unwrap();
+    assert_eq!(full.lines().count(), 1 + 10, "a header and every 2nd cell");
+    std::fs::write(file(2), &full[..full.len() - 30]).unwrap();
+    let (f2, mut args) = (
+        file(2),
+        vec!["correlate", "--shard", "2/2", "--json", "--out"],
+    );
+    args.push(&f2);
+    args.extend_from_slice(&small);
+    let resumed = nasi_json(&args);
+    assert_eq!(
+        (resumed["scored"].as_u64(), resumed["new"].as_u64()),
+        (Some(10), Some(1))
+    );
+    assert_eq!(
+        std::fs::read_to_string(file(2)).unwrap(),
+        full,
+        "resumed to the same file"
+    );
+    let (f1, f2) = (file(1), file(2));
+    let mut whole = vec!["correlate", "--json", "--nb201", &t];
+    whole.extend_from_slice(&small);
+    let one = nasi_json(&whole);
+    let merged = nasi_json(&["correlate", "--merge", &f1, &f2, "--json", "--nb201", &t]);
+    assert_eq!(merged["proxies"], one["proxies"]);
+    assert!(one["proxies"]["ensemble(synflow+naswot+params)"]["cifar10"]["spearman"].is_f64());
+    let o = nasi(&["correlate", "--merge", &f1, "--nb201", &t]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("10 are missing"));
+    let mut other = vec!["correlate", "--shard", "1/2", "--out", &f1, "--seed", "4"];
+    other.extend_from_slice(&small[..2]);
+    let o = nasi(&other);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
 
     let mut args = vec!["bench", "--repeats", "2", "--json"];
     args.extend_from_slice(TINY);

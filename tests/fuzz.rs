@@ -145,6 +145,15 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     data,
                     fd_radius,
                     exclude_none: seed % 2 == 1,
+                    refine: (steps % 7) * 100,
+                    refine_with: [
+                        "synflow,naswot,params",
+                        "alpha",
+                        "nasi_trace,grad_norm",
+                        "params,alpha,synflow,naswot,grad_norm,nasi_trace",
+                    ][seed as usize % 4]
+                        .parse()
+                        .unwrap(),
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {

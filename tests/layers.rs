@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("settings", &["config"]),
     (
         "the search and what reads settings",
-        &["search", "memory", "score", "proxies"],
+        &["search", "memory", "score", "proxies", "refine"],
     ),
     ("drawing shared by the faces", &["plot"]),
     ("faces", &["cli", "web"]),

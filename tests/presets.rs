@@ -47,6 +47,9 @@ fn recorded_presets_match_a_fresh_search() {
             }
             if let (SearchEvent::Finished(a), SearchEvent::Finished(b)) = (a, b) {
                 assert_eq!(a.genotype, b.genotype, "{name}");
+                // The second stage (on in `default` and `tiny`) picks the same cell.
+                assert_eq!(a.pick(), b.pick(), "{name}: the second stage's pick");
+                assert_eq!(a.refined.is_some(), cfg.refine > 0, "{name}");
             }
         }
     }

@@ -178,9 +178,23 @@ pub(crate) struct CorrelateCmd {
     /// Number of cells drawn uniformly (without replacement) from the space.
     #[arg(long, default_value_t = 100)]
     pub(crate) sample: usize,
-    /// NB201 accuracy table (CSV).
+    /// Score all 15,625 cells instead of a sample.
+    #[arg(long, conflicts_with = "sample")]
+    pub(crate) all: bool,
+    /// Score only shard I of N (1-based: every N-th cell of the list, starting at the I-th), for
+    /// fanning out over machines (GNU parallel, a Slurm array); needs --out.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<super::correlate::Shard>,
+    /// Stream one JSON line per scored cell to FILE; rerunning with the same settings resumes
+    /// from what it holds.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Join the scores files of the shards (`--out` files) and correlate them (needs --nb201).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["all", "shard", "out", "exact"])]
+    pub(crate) merge: Vec<PathBuf>,
+    /// NB201 accuracy table (CSV); needed to correlate (not to score with --out).
     #[arg(long)]
-    pub(crate) nb201: PathBuf,
+    pub(crate) nb201: Option<PathBuf>,
     /// Also compute the exact NTK trace (b·K backward passes per cell).
     #[arg(long)]
     pub(crate) exact: bool,

@@ -92,10 +92,10 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
         let accs: Vec<Accuracies> = tables
             .iter()
             .map(|t| {
-                r.genotype
+                r.pick()
                     .nb201()
                     .and_then(|g| t.get(g))
-                    .ok_or_else(|| anyhow!("the table has no row for {}", r.genotype))
+                    .ok_or_else(|| anyhow!("the table has no row for {}", r.pick()))
             })
             .collect::<Result<_>>()?;
         for (v, a) in per_table.iter_mut().zip(&accs) {
@@ -105,7 +105,7 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
             let a = accs[0];
             println!(
                 "{seed:>5}  {:<92} {:>8.2} {:>9.2} {:>9.2} {:>8.1}",
-                r.genotype.to_string(),
+                r.pick().to_string(),
                 a.cifar10,
                 a.cifar100,
                 a.imagenet16,
@@ -113,7 +113,8 @@ pub(crate) fn reproduce(cmd: ReproduceCmd, matches: Option<&ArgMatches>) -> Resu
             );
         }
         runs.push(
-            json!({"seed": seed, "genotype": r.genotype.to_string(), "nb201": accs[0],
+            json!({"seed": seed, "genotype": r.pick().to_string(), "nb201": accs[0],
+                         "nasi_genotype": r.genotype.to_string(),
                          "nb201_by_table": accs, "seconds": r.seconds}),
         );
     }

@@ -243,7 +243,7 @@ impl RunFolder {
             self.dir.join("result.json"),
             serde_json::to_string_pretty(&v)?,
         )?;
-        let svg = match &result.genotype {
+        let svg = match result.pick() {
             AnyGenotype::Nb201(g) => crate::space::nb201::draw::cell_svg(g, Some(&result.probs)),
             AnyGenotype::Darts(g) => crate::space::darts::draw::cells_svg(g, Some(&result.probs)),
         };

@@ -46,7 +46,7 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
         (Err(e), None) => return Err(e),
     };
     let mut folder = folder.expect("a finished search has emitted events");
-    let cell = result.genotype.nb201();
+    let cell = result.pick().nb201();
     let acc = table.as_ref().zip(cell).and_then(|(t, g)| t.get(g));
     folder.finish(&result, acc)?;
     if cmd.json {
@@ -57,7 +57,19 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
         v["run_dir"] = json!(dir.display().to_string());
         println!("{v}");
     } else {
-        println!("{}", result.genotype);
+        println!("{}", result.pick());
+        if let Some(r) = &result.refined {
+            eprintln!(
+                "second stage (--refine {}, our extension): {} candidates by α* scored with {} \
+                 in {:.1} s; picked candidate {} (Algorithm 1's argmax alone: {})",
+                config.refine,
+                r.candidates.len(),
+                r.proxies.join(", "),
+                r.seconds,
+                r.pick + 1,
+                result.genotype
+            );
+        }
         eprintln!(
             "{} steps in {:.1} s ({:.2} s/step), mean T̃ {:.4}; run folder {}",
             result.steps,

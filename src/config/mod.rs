@@ -48,6 +48,95 @@ impl FromStr for NuRule {
 
 serde_via_string!(NuRule);
 
+/// A score the second stage (`--refine K`) ranks candidate cells by. All but `alpha` score a
+/// candidate as a standalone network on the search's weights and first batch
+/// (`proxies::ProxyContext`); `params` is the closed-form parameter count, an architecture-only
+/// quantity. Higher is better for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proxy {
+    /// The candidate's α* score: Σ_e α*[e][op_e] (NB201) or Σ log softmax(α*) (DARTS), i.e.
+    /// NASI's own ranking (eq. 18).
+    Alpha,
+    /// T̃ = ‖∇θL‖² of the standalone network (eq. 12).
+    NasiTrace,
+    /// Σ_l ‖∇θ_l L‖ (Abdelfattah et al., 2021).
+    GradNorm,
+    /// SynFlow (Tanaka et al., 2020); NB201 only.
+    Synflow,
+    /// NASWOT's log|det K_H| (Mellor et al., 2021); NB201 only.
+    Naswot,
+    /// Parameter count (NB201: the standalone network; DARTS: the C = 36, 20-cell evaluation
+    /// network).
+    Params,
+}
+
+impl Proxy {
+    /// Every proxy, in the order tables print them.
+    pub const ALL: [Proxy; 6] = [
+        Proxy::Alpha,
+        Proxy::NasiTrace,
+        Proxy::GradNorm,
+        Proxy::Synflow,
+        Proxy::Naswot,
+        Proxy::Params,
+    ];
+
+    /// Its name in flags, files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proxy::Alpha => "alpha",
+            Proxy::NasiTrace => "nasi_trace",
+            Proxy::GradNorm => "grad_norm",
+            Proxy::Synflow => "synflow",
+            Proxy::Naswot => "naswot",
+            Proxy::Params => "params",
+        }
+    }
+
+    /// Whether the space's standalone networks have this proxy (SynFlow and NASWOT are written
+    /// for NB201's network only).
+    pub fn available(self, space: SpaceKind) -> bool {
+        space == SpaceKind::Nb201 || !matches!(self, Proxy::Synflow | Proxy::Naswot)
+    }
+}
+
+/// The proxies the second stage aggregates, written as a comma list (`alpha,synflow,params`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyList(pub std::borrow::Cow<'static, [Proxy]>);
+
+impl fmt::Display for ProxyList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|p| p.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for ProxyList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let p = Proxy::ALL
+                .into_iter()
+                .find(|p| p.name() == name)
+                .ok_or_else(|| {
+                    let all: Vec<&str> = Proxy::ALL.iter().map(|p| p.name()).collect();
+                    format!("unknown proxy `{name}` (known: {})", all.join(", "))
+                })?;
+            if out.contains(&p) {
+                return Err(format!("proxy `{name}` is listed twice"));
+            }
+            out.push(p);
+        }
+        if out.is_empty() {
+            return Err("the proxy list is empty".into());
+        }
+        Ok(ProxyList(out.into()))
+    }
+}
+
+serde_via_string!(ProxyList);
+
 /// Every setting of one NASI search (paper §3, Algorithm 1).
 ///
 /// The same struct is the `nasi search` flags (clap), the `--config` file (TOML/JSON, kebab-case
@@ -112,6 +201,19 @@ pub struct SearchConfig {
     #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.exclude_none))]
     #[serde(default)]
     pub exclude_none: bool,
+    /// K of the training-free second stage (our extension of Algorithm 1; 0 = off): the K cells
+    /// α* ranks highest are scored as standalone networks by `refine-with`'s proxies and the one
+    /// with the best summed log-rank, Σ_p ln(rank_p/K) (AZ-NAS's aggregation), is the pick. A
+    /// file without the key means 0. Default 64 with SynFlow, NASWOT and the parameter count:
+    /// chosen on seeds 0–4 and confirmed on seeds 5–9 (docs/results.md); off in the `paper`,
+    /// `batch1` and DARTS presets.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine))]
+    #[serde(default)]
+    pub refine: usize,
+    /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
+    /// `grad_norm`, `synflow`, `naswot`, `params`); those a space lacks are left out.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
+    pub refine_with: ProxyList,
     /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
     /// `forward` (2 passes).
     #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.fd_scheme))]
@@ -137,6 +239,12 @@ impl SearchConfig {
         data: DataSpec::Pink,
         fd_radius: 1e-3,
         exclude_none: true,
+        refine: 64,
+        refine_with: ProxyList(std::borrow::Cow::Borrowed(&[
+            Proxy::Synflow,
+            Proxy::Naswot,
+            Proxy::Params,
+        ])),
         fd_scheme: FdScheme::Central,
     };
 }
@@ -154,10 +262,11 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
     match name {
         "default" => Some(d),
         // NASI-4T of the paper's NAS-Bench-201 results: four times the default's steps (T = 160)
-        // and the paper's plain per-edge argmax (`none` included).
+        // and the paper's plain per-edge argmax (`none` included), no second stage.
         "paper" => Some(SearchConfig {
             steps: 160,
             exclude_none: false,
+            refine: 0,
             data: DataSpec::Gaussian,
             ..d
         }),
@@ -175,6 +284,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
         "batch1" => Some(SearchConfig {
             batch: 1,
             steps: 1280,
+            refine: 0,
             data: DataSpec::Gaussian,
             ..d
         }),
@@ -192,8 +302,10 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             size: 32,
             mu: 2.0,
             fd_radius: 3e-5,
-            // Pink inputs were chosen on NB201; DARTS keeps white noise until it is tested there.
+            // Pink inputs and the second stage were chosen on NB201; DARTS keeps white noise
+            // and Algorithm 1's own pick until they are tested there.
             data: DataSpec::Gaussian,
+            refine: 0,
             ..d
         }),
         // DARTS at the page's and CI's scale: the same search network's layout (5 cells, two of
@@ -208,6 +320,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             mu: 2.0,
             fd_radius: 3e-5,
             data: DataSpec::Gaussian,
+            refine: 0,
             ..d
         }),
         _ => None,
@@ -346,6 +459,25 @@ impl SearchConfig {
             return bad(
                 "fd-radius",
                 format!("fd-radius must be in (0, 1), got {}", self.fd_radius),
+            );
+        }
+        if self.refine > 4096 {
+            return bad(
+                "refine",
+                format!(
+                    "refine must be at most 4096 candidates (each is scored as its own network), \
+                     got {}",
+                    self.refine
+                ),
+            );
+        }
+        if self.refine > 0 && !self.refine_with.0.iter().any(|p| p.available(self.space)) {
+            return bad(
+                "refine-with",
+                format!(
+                    "none of the proxies `{}` is available for the {} space",
+                    self.refine_with, self.space
+                ),
             );
         }
         if let (DataSpec::Cifar10(_) | DataSpec::RandomLabels(_), s) = (&self.data, self.size)

@@ -113,6 +113,11 @@ pub struct SearchResult {
     /// (C = 36, 20 cells, no auxiliary head), as `count_parameters_in_MB` counts them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<usize>,
+    /// The training-free second stage's outcome (`--refine K`, our extension; absent when off).
+    /// Its `genotype` is then the search's final pick ([`SearchResult::pick`]); `genotype` above
+    /// stays Algorithm 1's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refined: Option<Box<crate::refine::Refined>>,
     /// Steps run.
     pub steps: usize,
     /// Wall time of the search in seconds.
@@ -354,6 +359,7 @@ impl Search {
                 .map(|g| count(&eval_specs(g, &DartsConfig::EVAL))),
             probs: alpha.softmax_rows(),
             alpha,
+            refined: None,
             steps: self.step,
             seconds: self.started.elapsed().as_secs_f64(),
             mean_trace: self.traces.iter().sum::<f64>() / self.traces.len().max(1) as f64,
@@ -362,6 +368,28 @@ impl Search {
             version: env!("CARGO_PKG_VERSION").to_string(),
             config: self.config.clone(),
         }
+    }
+}
+
+impl Search {
+    /// [`Search::result`] with the second stage run on it when the config asks for one
+    /// (`refine` > 0): the K best cells by α* rescored as standalone networks
+    /// ([`crate::refine`]). It reads values back synchronously (the CLI's path; the page runs
+    /// [`crate::refine::Refiner`] one candidate at a time).
+    pub fn result_refined(&self) -> Result<SearchResult, SearchError> {
+        let mut r = self.result();
+        r.refined = crate::refine::refine(&self.config, &r.alpha, &self.device)?.map(Box::new);
+        r.seconds = self.started.elapsed().as_secs_f64();
+        Ok(r)
+    }
+}
+
+impl SearchResult {
+    /// The final cell: the second stage's pick when it ran, Algorithm 1's argmax otherwise.
+    pub fn pick(&self) -> &AnyGenotype {
+        self.refined
+            .as_ref()
+            .map_or(&self.genotype, |r| &r.genotype)
     }
 }
 
@@ -379,7 +407,7 @@ impl Iterator for Search {
         }
         if self.is_done() {
             self.finished = true;
-            return Some(Ok(SearchEvent::Finished(self.result())));
+            return Some(self.result_refined().map(SearchEvent::Finished));
         }
         Some(self.step().map(SearchEvent::Step))
     }

@@ -6,6 +6,7 @@
 //!   ([`nb201::table`], for reporting only) and its cell drawing ([`nb201::draw`]).
 //! * [`darts`]: the DARTS space (8 ops on the 14 edges of a cell, normal and reduction cells),
 //!   its `Genotype(...)` text and its derivation rule.
+//! * [`kbest`]: the K cells α* ranks highest (the second stage's candidates).
 //! * [`SpaceKind`] names a space and gives its table shape and derivation rule;
 //!   [`AnyGenotype`] is a cell of either space, written as that space's own text.
 //!
@@ -14,6 +15,7 @@
 
 pub mod arch;
 pub mod darts;
+pub mod kbest;
 pub mod nb201;
 
 pub use arch::ArchTable;
@@ -129,6 +131,39 @@ impl SpaceKind {
             }
             SpaceKind::Nb201 => AnyGenotype::Nb201(Genotype::argmax(alpha_star)),
             SpaceKind::Darts => AnyGenotype::Darts(darts::Genotype::derive(alpha_star, 1.0)),
+        }
+    }
+
+    /// The `k` cells that α* ranks highest, best first, each with its score (the candidates of
+    /// the second stage, `--refine K`; see [`kbest`]). NB201: Σ_e α*[e][op_e] over the ops the
+    /// derivation allows (`none` left out with `exclude_none`); DARTS: Σ over the 16 kept pairs
+    /// of log softmax(α*)[edge][op]. The first is always [`SpaceKind::derive`]'s cell (up to ties).
+    pub fn candidates(
+        self,
+        alpha_star: &ArchTable,
+        k: usize,
+        exclude_none: bool,
+    ) -> Vec<(f64, AnyGenotype)> {
+        match self {
+            SpaceKind::Nb201 => {
+                let first = usize::from(exclude_none);
+                let rows: Vec<Vec<f64>> = alpha_star
+                    .iter()
+                    .map(|r| r[first..].iter().map(|&v| v as f64).collect())
+                    .collect();
+                kbest::k_best(&rows, k)
+                    .into_iter()
+                    .map(|(s, c)| {
+                        let ops: Vec<usize> = c.iter().map(|&i| i + first).collect();
+                        let g = Genotype::from_indices(&ops).expect("op indices in range");
+                        (s, AnyGenotype::Nb201(g))
+                    })
+                    .collect()
+            }
+            SpaceKind::Darts => darts::Genotype::k_best(alpha_star, k)
+                .into_iter()
+                .map(|(s, g)| (s, AnyGenotype::Darts(g)))
+                .collect(),
         }
     }
 }
@@ -259,5 +294,44 @@ mod tests {
         assert_eq!(SpaceKind::of_shape([28, 8]), Some(SpaceKind::Darts));
         assert_eq!(SpaceKind::Darts.op_names()[3], "skip_connect");
         assert_eq!(SpaceKind::Darts.op_colors().len(), 8);
+    }
+
+    #[test]
+    fn candidates_start_with_the_derived_cell_and_are_distinct_and_ordered() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for space in [SpaceKind::Nb201, SpaceKind::Darts] {
+            let [rows, ops] = space.shape();
+            for exclude in [false, true] {
+                let a = ArchTable::from_fn(rows, ops, |_, _| rng.random::<f32>() * 4.0 - 2.0);
+                let c = space.candidates(&a, 40, exclude);
+                assert_eq!(c.len(), 40);
+                assert_eq!(
+                    c[0].1,
+                    space.derive(&a, exclude),
+                    "{space} exclude {exclude}"
+                );
+                assert!(c.windows(2).all(|w| w[0].0 >= w[1].0), "best first");
+                let set: std::collections::HashSet<_> = c.iter().map(|x| x.1).collect();
+                assert_eq!(set.len(), 40, "distinct cells");
+                if space == SpaceKind::Nb201 {
+                    // The score is Σ α*[e][op_e], and `none` is out when excluded.
+                    for (s, g) in &c {
+                        let g = g.nb201().unwrap();
+                        let sum: f64 = g
+                            .indices()
+                            .iter()
+                            .enumerate()
+                            .map(|(e, &k)| a[e][k] as f64)
+                            .sum();
+                        assert!((s - sum).abs() < 1e-9);
+                        assert!(!exclude || !g.ops.contains(&Op::None));
+                    }
+                }
+            }
+        }
+        // All 4^6 cells without `none` are reachable, and no more.
+        let a = ArchTable::zeros(6, 5);
+        assert_eq!(SpaceKind::Nb201.candidates(&a, 5000, true).len(), 4096);
     }
 }

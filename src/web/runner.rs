@@ -265,11 +265,34 @@ pub async fn run_live(
         }
         TimeoutFuture::new(0).await; // let the page paint and handle input
     }
+    let mut result = search.result();
+    if config.refine > 0 {
+        // The second stage reads every proxy back at once, which WebGPU in a page cannot do
+        // (only `into_data_async`), so it runs on the CPU: its weights and batch come from the
+        // seed's host streams, so it scores the cells as the CLI does.
+        let cpu = crate::cpu_device();
+        let mut refiner = match crate::refine::Refiner::new(&config, &result.alpha, &cpu) {
+            Ok(r) => r,
+            Err(e) => return dispatch.dispatch(failed(e.to_string())),
+        };
+        let total = refiner.len();
+        while refiner.score_next() {
+            if !ctl.is_current(run) {
+                return;
+            }
+            dispatch.dispatch(Action::Refining {
+                run,
+                done: refiner.done(),
+                total,
+            });
+            TimeoutFuture::new(0).await;
+        }
+        let refined = refiner.finish();
+        result.seconds += refined.seconds;
+        result.refined = Some(Box::new(refined));
+    }
     if ctl.is_current(run) {
-        dispatch.dispatch(Action::Finished {
-            run,
-            result: search.result(),
-        });
+        dispatch.dispatch(Action::Finished { run, result });
     }
 }
 

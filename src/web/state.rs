@@ -88,6 +88,8 @@ pub struct Playground {
     pub help_open: bool,
     /// Milliseconds per live step (last one).
     pub ms_per_step: Option<f64>,
+    /// The live second stage's progress (candidates scored, candidates), while it runs.
+    pub refining: Option<(usize, usize)>,
     /// WebGPU-against-CPU check result (or its error).
     pub check: Option<Result<DeviceCheck, String>>,
     /// Identity of the run shown: actions of other runs are dropped.
@@ -145,6 +147,15 @@ pub enum Action {
         record: StepRecord,
         /// Milliseconds it took.
         ms: f64,
+    },
+    /// The live run's second stage scored `done` of its `total` candidates (`--refine K`).
+    Refining {
+        /// The live run.
+        run: RunId,
+        /// Candidates scored.
+        done: usize,
+        /// Candidates in all.
+        total: usize,
     },
     /// The live run finished.
     Finished {
@@ -239,6 +250,7 @@ impl Playground {
             ntk: None,
             help_open: false,
             ms_per_step: None,
+            refining: None,
             check: None,
             run_id: 0,
         }
@@ -285,6 +297,7 @@ impl Playground {
         self.selected = None;
         self.ntk = None;
         self.ms_per_step = None;
+        self.refining = None;
     }
 
     /// The events of what is shown, in the CLI's `trajectory.jsonl` order.
@@ -333,8 +346,12 @@ impl Playground {
                 Rc::make_mut(&mut s.steps).push(record);
                 s.ms_per_step = Some(ms);
             }
+            Action::Refining { run, done, total } if run == current => {
+                s.refining = Some((done, total));
+            }
             Action::Finished { run, result } if run == current => {
                 s.result = Some(result);
+                s.refining = None;
                 s.status = Status::Done;
             }
             Action::Failed { run, message } if run == current => s.status = Status::Failed(message),
@@ -436,6 +453,7 @@ impl Playground {
             Action::BeginLive { .. }
             | Action::Started { .. }
             | Action::Step { .. }
+            | Action::Refining { .. }
             | Action::Finished { .. }
             | Action::Failed { .. }
             | Action::Load { .. }

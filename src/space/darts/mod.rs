@@ -127,6 +127,9 @@ pub struct GenotypeError(pub String);
 /// `j` (0, 1: the cell's inputs; `j ≥ 2`: intermediate node `j`).
 pub type Cell = [(Op, usize); NUM_PAIRS];
 
+/// One node's two kept pairs, strongest first.
+type NodePairs = [(Op, usize); 2];
+
 /// A DARTS genotype: the normal and the reduction cell (both concatenate nodes 2..=5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Genotype {
@@ -181,6 +184,64 @@ impl Genotype {
             normal: derive_cell(&rows[..NUM_EDGES]),
             reduce: derive_cell(&rows[NUM_EDGES..]),
         }
+    }
+
+    /// The `k` genotypes with the largest Σ log softmax(α*)[edge][op] over their 16 pairs,
+    /// best first, with that sum. Each node's choice (two distinct inputs, each with an op other
+    /// than `none`) is one row of [`super::kbest::k_best`]; the best is [`Genotype::derive`]'s
+    /// pick, since the top-2 edges by their best weight maximise the node's sum. A node's two
+    /// pairs are written strongest first, as `derive_cell` writes them (ties: lower input).
+    /// `alpha` is `[28, 8]`.
+    pub fn k_best(alpha: &ArchTable, k: usize) -> Vec<(f64, Genotype)> {
+        assert_eq!(alpha.shape(), [ROWS, NUM_OPS], "normal and reduce rows");
+        let logp = alpha.softmax_rows().map(|v| v.ln());
+        // Per node (normal 0..4, then reduce 0..4): its choices as (score, pairs).
+        let mut nodes: Vec<Vec<(f64, NodePairs)>> = Vec::new();
+        for offset in [0, NUM_EDGES] {
+            let mut start = offset;
+            for node in 0..NUM_NODES {
+                let n = node + 2;
+                let mut choices = Vec::new();
+                for j1 in 0..n {
+                    for j2 in j1 + 1..n {
+                        for o1 in 1..NUM_OPS {
+                            for o2 in 1..NUM_OPS {
+                                let (a, b) =
+                                    (logp[start + j1][o1] as f64, logp[start + j2][o2] as f64);
+                                let (p1, p2) = ((Op::ALL[o1], j1), (Op::ALL[o2], j2));
+                                let pairs = if b > a { [p2, p1] } else { [p1, p2] };
+                                choices.push((a + b, pairs));
+                            }
+                        }
+                    }
+                }
+                nodes.push(choices);
+                start += n;
+            }
+        }
+        let rows: Vec<Vec<f64>> = nodes
+            .iter()
+            .map(|c| c.iter().map(|x| x.0).collect())
+            .collect();
+        super::kbest::k_best(&rows, k)
+            .into_iter()
+            .map(|(s, picks)| {
+                let mut cells = [[(Op::None, 0); NUM_PAIRS]; 2];
+                for (i, &c) in picks.iter().enumerate() {
+                    let (cell, node) = (i / NUM_NODES, i % NUM_NODES);
+                    let pairs = nodes[i][c].1;
+                    cells[cell][2 * node] = pairs[0];
+                    cells[cell][2 * node + 1] = pairs[1];
+                }
+                (
+                    s,
+                    Genotype {
+                        normal: cells[0],
+                        reduce: cells[1],
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The op weights `[28, 8]` under which the relaxed search network computes this genotype's

@@ -174,6 +174,7 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
                 { num_input("μ", "mu", c.mu.to_string(), "0.1", s) }
                 <label>{"ν"}<input type="text" name="nu" value={nu} onchange={on_nu} size="6" aria-label="nu: a number or mean" /></label>
                 { num_input("τ", "tau", c.tau.to_string(), "0.1", s) }
+                { num_input("Second stage K (0 = off)", "refine", c.refine.to_string(), "1", s) }
                 <label><input type="checkbox" name="hard" checked={c.hard} onchange={on_hard} />{"hard (straight-through)"}</label>
                 <label>{"Data"}<select name="data" aria-label="data mode" onchange={on_data}>
                     <option value="pink" selected={c.data == DataSpec::Pink}>{"pink noise (1/f², like images), random labels"}</option>

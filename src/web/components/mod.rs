@@ -8,6 +8,7 @@ mod explain;
 mod files;
 mod ntk;
 mod page;
+mod refine;
 
 pub use page::Page;
 

@@ -6,6 +6,7 @@ use super::controls::Controls;
 use super::explain::{Explain, KeyHelp};
 use super::files::Files;
 use super::ntk::NtkPanel;
+use super::refine::RefinePanel;
 use super::*;
 use crate::web::commands::Command;
 use crate::web::state::{Action, Status};
@@ -44,6 +45,13 @@ pub fn Page(props: &PageProps) -> Html {
                     steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }
                 { panel("trace-h", "NTK trace and objective", "objective", html! { <TraceChart steps={s.steps.clone()} selected={s.selected} /> }) }
                 { panel("ntk-h", "The NTK itself", "ntk", html! { <NtkPanel state={s.clone()} /> }) }
+                { panel("refine-h", "Second stage: the K best cells by α*, rescored", "refine", html! { <RefinePanel
+                    refined={s.result.as_ref().and_then(|r| r.refined.as_deref().cloned())}
+                    nasi={s.result.as_ref().map(|r| r.genotype)}
+                    nasi_accuracy={s.result.as_ref().and_then(|r| r.genotype.nb201().copied()).and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    pick_accuracy={s.result.as_ref().and_then(|r| r.refined.as_ref()).and_then(|r| r.genotype.nb201().copied()).and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
+                    progress={s.refining}
+                    k={s.config.refine} /> }) }
             </div>
             <Files state={s.clone()} />
             if s.help_open { <KeyHelp command={props.command.clone()} /> }
@@ -79,12 +87,17 @@ pub(super) fn StatusLine(props: &StateProps) -> Html {
             s.steps.len() + s.replay_queue.len()
         ),
         Status::Starting => "Starting: acquiring the GPU and building the supernet…".to_string(),
-        Status::Running => format!(
-            "Running live on {}: step {} of {}.",
-            s.backend.clone().unwrap_or_default(),
-            s.steps.len(),
-            s.config.steps
-        ),
+        Status::Running => match s.refining {
+            Some((done, total)) => {
+                format!("Second stage on the CPU: candidate {done} of {total} scored.")
+            }
+            None => format!(
+                "Running live on {}: step {} of {}.",
+                s.backend.clone().unwrap_or_default(),
+                s.steps.len(),
+                s.config.steps
+            ),
+        },
         Status::Paused => format!("Paused at step {} of {}.", s.steps.len(), s.config.steps),
         Status::Done => match (&s.backend, s.source.as_str()) {
             (Some(b), "live") => format!("Done: {} steps (live on {b}).", s.steps.len()),

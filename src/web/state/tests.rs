@@ -52,12 +52,25 @@ fn a_live_run_steps_and_finishes() {
     let (_, steps, result) = recorded();
     let mut p = live(1);
     assert_eq!((p.status.clone(), p.steps.len()), (Status::Running, 1));
+    // The second stage's progress is shown until the result comes; another run's is dropped.
+    p.apply(Action::Refining {
+        run: 1,
+        done: 3,
+        total: 64,
+    });
+    p.apply(Action::Refining {
+        run: 0,
+        done: 9,
+        total: 9,
+    });
+    assert_eq!(p.refining, Some((3, 64)));
     p.apply(Action::Finished {
         run: 1,
         result: result.clone(),
     });
     assert_eq!(p.status, Status::Done);
     assert_eq!(p.result.as_ref(), Some(&result));
+    assert_eq!(p.refining, None);
     assert_eq!(*p.steps, steps[..1]);
 }
 

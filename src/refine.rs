@@ -1,0 +1,307 @@
+//! The training-free second stage (`--refine K`): **our extension of Algorithm 1**, not the
+//! paper's. NASI's α* (eq. 18) is one linearisation at α = 0, so it ranks every cell but judges
+//! each edge averaged over random contexts. The second stage takes the K cells α* ranks highest
+//! ([`SpaceKind::candidates`]), scores each as a standalone network on the search's own weights
+//! and first batch with a set of proxies ([`Proxy`]), and picks the cell with the best summed
+//! log-rank Σ_p ln(rank_p / K) (AZ-NAS's aggregation, Lee & Ham 2024: a cell must be good on
+//! every proxy, since one bad rank costs more than one good rank gains). Nothing here reads an
+//! accuracy table; the parameter count is an architecture-only quantity.
+//!
+//! The same code serves both spaces: candidates come from the space, and each proxy a space's
+//! networks lack (SynFlow and NASWOT are NB201's) is left out of its aggregate.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use crate::config::{Proxy, SearchConfig};
+use crate::data::DataError;
+use crate::proxies::ProxyContext;
+use crate::score::DartsProbe;
+use crate::space::{AnyGenotype, ArchTable, SpaceKind};
+
+/// One candidate of the second stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The cell, as its space writes it.
+    pub genotype: AnyGenotype,
+    /// Its proxy values in [`Refined::proxies`] order (`null` where not finite).
+    pub scores: Vec<Option<f64>>,
+    /// Σ_p ln(rank_p / K) over the proxies (0 is best: first on every proxy).
+    pub aggregate: f64,
+}
+
+/// The second stage's outcome: the candidates in α* order (the first is NASI's own pick), their
+/// scores and the pick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refined {
+    /// The aggregated proxies' names, in column order.
+    pub proxies: Vec<String>,
+    /// The K candidates, best α* first.
+    pub candidates: Vec<Candidate>,
+    /// Index into `candidates` of the pick (ties go to the better α* rank).
+    pub pick: usize,
+    /// The picked cell.
+    pub genotype: AnyGenotype,
+    /// Wall time of the stage in seconds.
+    pub seconds: f64,
+}
+
+/// What scores a candidate as a standalone network, per space.
+enum Scorer {
+    Nb201(ProxyContext),
+    Darts(DartsProbe),
+}
+
+/// The second stage run one candidate at a time, so the page can draw its progress between
+/// candidates ([`Refiner::score_next`]); [`refine`] runs it whole.
+pub struct Refiner {
+    proxies: Vec<Proxy>,
+    candidates: Vec<(f64, AnyGenotype)>,
+    scores: Vec<Vec<Option<f64>>>,
+    scorer: Scorer,
+    started: Instant,
+}
+
+impl Refiner {
+    /// The candidates of `alpha_star` (the table the space's derivation ranks, as
+    /// [`crate::search::SearchResult::alpha`] holds it) and the scorer on `cfg`'s weights and
+    /// first batch.
+    pub fn new(
+        cfg: &SearchConfig,
+        alpha_star: &ArchTable,
+        device: &Device,
+    ) -> Result<Self, DataError> {
+        let proxies: Vec<Proxy> = cfg
+            .refine_with
+            .0
+            .iter()
+            .copied()
+            .filter(|p| p.available(cfg.space))
+            .collect();
+        let scorer = match cfg.space {
+            SpaceKind::Nb201 => Scorer::Nb201(ProxyContext::new(cfg, device)?),
+            SpaceKind::Darts => Scorer::Darts(DartsProbe::new(cfg, device)?),
+        };
+        Ok(Refiner {
+            proxies,
+            candidates: cfg
+                .space
+                .candidates(alpha_star, cfg.refine, cfg.exclude_none),
+            scores: Vec::new(),
+            scorer,
+            started: Instant::now(),
+        })
+    }
+
+    /// Number of candidates (K, or fewer when the space has fewer cells).
+    pub fn len(&self) -> usize {
+        self.candidates.len()
+    }
+
+    /// Whether there are no candidates.
+    pub fn is_empty(&self) -> bool {
+        self.candidates.is_empty()
+    }
+
+    /// Candidates scored so far.
+    pub fn done(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Scores the next candidate; `false` once all are scored.
+    pub fn score_next(&mut self) -> bool {
+        let Some(&(alpha, g)) = self.candidates.get(self.scores.len()) else {
+            return false;
+        };
+        let row = self.score(alpha, &g);
+        self.scores.push(row);
+        true
+    }
+
+    fn score(&self, alpha: f64, g: &AnyGenotype) -> Vec<Option<f64>> {
+        let needs_net = self
+            .proxies
+            .iter()
+            .any(|p| !matches!(p, Proxy::Alpha | Proxy::Params));
+        let value = |p: Proxy, s: &dyn Fn(Proxy) -> f64| -> Option<f64> {
+            Some(if p == Proxy::Alpha { alpha } else { s(p) }).filter(|v| v.is_finite())
+        };
+        match (&self.scorer, g) {
+            (Scorer::Nb201(ctx), AnyGenotype::Nb201(g)) => {
+                let s = needs_net.then(|| ctx.scores(g, false));
+                let params = ctx.params(g) as f64;
+                let get = |p: Proxy| match (p, &s) {
+                    (Proxy::Params, _) => params,
+                    (Proxy::NasiTrace, Some(s)) => s.nasi_trace,
+                    (Proxy::GradNorm, Some(s)) => s.grad_norm,
+                    (Proxy::Synflow, Some(s)) => s.synflow,
+                    (Proxy::Naswot, Some(s)) => s.naswot,
+                    _ => f64::NAN,
+                };
+                self.proxies.iter().map(|&p| value(p, &get)).collect()
+            }
+            (Scorer::Darts(probe), AnyGenotype::Darts(g)) => {
+                let t = needs_net.then(|| probe.tensors(g, false).grad_norm);
+                let (trace, grad_norm) = t.map_or((f64::NAN, f64::NAN), |gn| {
+                    let norm = gn
+                        .grad
+                        .iter()
+                        .map(|v| (v.clone().square().sum().into_scalar::<f32>() as f64).sqrt())
+                        .sum();
+                    (gn.trace.into_scalar::<f32>() as f64, norm)
+                });
+                let params = crate::net::darts::count(&crate::net::darts::eval_specs(
+                    g,
+                    &crate::net::darts::DartsConfig::EVAL,
+                )) as f64;
+                let get = |p: Proxy| match p {
+                    Proxy::Params => params,
+                    Proxy::NasiTrace => trace,
+                    Proxy::GradNorm => grad_norm,
+                    _ => f64::NAN,
+                };
+                self.proxies.iter().map(|&p| value(p, &get)).collect()
+            }
+            _ => unreachable!("candidates come from the scorer's own space"),
+        }
+    }
+
+    /// Scores what is left and aggregates: the pick is the best Σ_p ln(rank_p / K).
+    pub fn finish(mut self) -> Refined {
+        while self.score_next() {}
+        let columns: Vec<Vec<Option<f64>>> = (0..self.proxies.len())
+            .map(|p| self.scores.iter().map(|row| row[p]).collect())
+            .collect();
+        let agg = aggregate(&columns, self.candidates.len());
+        let pick = (0..agg.len())
+            .reduce(|best, i| if agg[i] > agg[best] { i } else { best })
+            .unwrap_or(0);
+        let candidates: Vec<Candidate> = self
+            .candidates
+            .iter()
+            .zip(self.scores)
+            .zip(&agg)
+            .map(|(((_, g), scores), &aggregate)| Candidate {
+                genotype: *g,
+                scores,
+                aggregate,
+            })
+            .collect();
+        Refined {
+            proxies: self.proxies.iter().map(|p| p.name().to_string()).collect(),
+            genotype: candidates
+                .get(pick)
+                .map_or_else(|| self.candidates[0].1, |c| c.genotype),
+            candidates,
+            pick,
+            seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The whole second stage at once (see [`Refiner`]); `None` when `cfg.refine` is 0.
+pub fn refine(
+    cfg: &SearchConfig,
+    alpha_star: &ArchTable,
+    device: &Device,
+) -> Result<Option<Refined>, DataError> {
+    if cfg.refine == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Refiner::new(cfg, alpha_star, device)?.finish()))
+}
+
+/// AZ-NAS's rank aggregation over `n` candidates: Σ over columns of ln(rank / n), with rank
+/// 1..=n ascending in the column's value (the best gets n, so ln 1 = 0), tied values sharing
+/// their average rank and missing values ranked below every present one. `columns` is one
+/// `[n]` column per proxy; the result is `[n]`.
+pub fn aggregate(columns: &[Vec<Option<f64>>], n: usize) -> Vec<f64> {
+    let mut total = vec![0.0; n];
+    for col in columns {
+        let key = |i: usize| col[i].unwrap_or(f64::NEG_INFINITY);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
+        let mut i = 0;
+        while i < n {
+            let mut j = i;
+            while j + 1 < n && key(order[j + 1]) == key(order[i]) {
+                j += 1;
+            }
+            // Positions i..=j (0-based) share the average 1-based rank.
+            let rank = (i + j) as f64 / 2.0 + 1.0;
+            for &c in &order[i..=j] {
+                total[c] += (rank / n as f64).ln();
+            }
+            i = j + 1;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregation_rewards_being_good_on_every_proxy() {
+        // Candidate 2 is second on both; 0 and 1 are first on one and last on the other.
+        let cols = vec![
+            vec![Some(3.0), Some(1.0), Some(2.0)],
+            vec![Some(1.0), Some(3.0), Some(2.0)],
+        ];
+        let a = aggregate(&cols, 3);
+        let (r1, r2, r3) = ((1.0f64 / 3.0).ln(), (2.0f64 / 3.0).ln(), 0.0);
+        assert!((a[0] - (r3 + r1)).abs() < 1e-12 && (a[1] - (r1 + r3)).abs() < 1e-12);
+        assert!((a[2] - 2.0 * r2).abs() < 1e-12);
+        assert!(a[2] > a[0], "balanced beats lopsided: {a:?}");
+        // Ties share their average rank; a missing value ranks last.
+        let t = aggregate(&[vec![Some(1.0), Some(1.0), None]], 3);
+        assert!((t[0] - (2.5f64 / 3.0).ln()).abs() < 1e-12 && t[0] == t[1]);
+        assert!((t[2] - (1.0f64 / 3.0).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_stage_keeps_the_alpha_order_and_picks_by_the_aggregate() {
+        let device = crate::cpu_device();
+        let cfg = SearchConfig {
+            batch: 4,
+            channels: 2,
+            size: 8,
+            refine: 6,
+            refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params"
+                .parse()
+                .unwrap(),
+            ..SearchConfig::default()
+        };
+        let mut alpha = ArchTable::zeros(6, 5);
+        for e in 0..6 {
+            alpha[e][3] = 1.0; // nor_conv_3x3 first,
+            alpha[e][2] = 0.5; // then nor_conv_1x1.
+        }
+        let r = refine(&cfg, &alpha, &device).unwrap().unwrap();
+        assert_eq!(r.candidates.len(), 6);
+        assert_eq!(r.proxies.len(), Proxy::ALL.len());
+        assert_eq!(
+            r.candidates[0].genotype,
+            SpaceKind::Nb201.derive(&alpha, true)
+        );
+        let best = r
+            .candidates
+            .iter()
+            .map(|c| c.aggregate)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(r.candidates[r.pick].aggregate, best);
+        assert_eq!(r.genotype, r.candidates[r.pick].genotype);
+        // Only `alpha` and `params`: the all-3×3 cell is first on both, so it is the pick.
+        let cheap = SearchConfig {
+            refine_with: "alpha,params".parse().unwrap(),
+            ..cfg
+        };
+        let r = refine(&cheap, &alpha, &device).unwrap().unwrap();
+        assert_eq!((r.pick, r.candidates[0].aggregate), (0, 0.0));
+        // The same inputs give the same stage.
+        let again = refine(&cheap, &alpha, &device).unwrap().unwrap();
+        assert_eq!(again.candidates, r.candidates);
+    }
+}
