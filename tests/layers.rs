@@ -19,7 +19,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "the search and what reads settings",
         &["search", "memory", "score", "proxies", "refine"],
     ),
-    ("drawing shared by the faces", &["plot"]),
+    (
+        "drawing and reporting shared by the faces",
+        &["plot", "landscape"],
+    ),
     ("faces", &["cli", "web"]),
 ];
 
@@ -128,4 +131,33 @@ fn the_check_sees_a_violation() {
         ["config", "nasi"]
     );
     assert!(layer_of("search") < layer_of("cli"));
+}
+
+/// The accuracy table is for reporting: no module of the search's layers or below (the
+/// networks, estimators, method, settings, search, second stage) names it, so no search can
+/// read it. Only `space/nb201/table.rs` itself, the drawing and reporting layer and the faces do.
+#[test]
+fn nothing_below_the_reports_names_the_accuracy_table() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    let reports = layer_of("plot").unwrap();
+    let mut wrong = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = top.trim_end_matches(".rs");
+        if matches!(top, "lib" | "main" | "bin")
+            || rel.ends_with("tests.rs")
+            || rel.ends_with("space/nb201/table.rs")
+            || layer_of(top).is_some_and(|l| l >= reports)
+        {
+            continue;
+        }
+        let c = code(&std::fs::read_to_string(f).unwrap());
+        if c.contains("table::") || c.contains("Accuracies") {
+            wrong.push(format!("src/{}", rel.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "below the reports, these name the accuracy table: {wrong:?}");
 }
