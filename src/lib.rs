@@ -54,6 +54,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod kernels;
+pub mod landscape;
 pub mod loss;
 pub mod memory;
 pub mod nasi;

@@ -123,7 +123,7 @@ impl CellProbe {
     /// Weights from `cfg.seed`'s init stream and the first `batch` inputs of `cfg.data` (the
     /// page uses a smaller batch than the search, to keep the exact NTK quick).
     pub fn new(cfg: &SearchConfig, batch: usize, device: &Device) -> Result<Self, DataError> {
-        let net = cfg.supernet().init(cfg.seed, device);
+        let net = cfg.init_supernet(device);
         let batch = Sampler::new(&cfg.data, cfg.seed, batch, cfg.size, cfg.classes)?.next_batch();
         Ok(CellProbe {
             net,

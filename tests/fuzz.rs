@@ -145,6 +145,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     data,
                     fd_radius,
                     exclude_none: seed % 2 == 1,
+                    final_norm: darts || steps % 3 != 0,
                     refine: (steps % 7) * 100,
                     refine_with: [
                         "synflow,naswot,params",

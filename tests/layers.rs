@@ -145,7 +145,12 @@ fn nothing_below_the_reports_names_the_accuracy_table() {
     let mut wrong = Vec::new();
     for f in &files {
         let rel = f.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let top = top.trim_end_matches(".rs");
         if matches!(top, "lib" | "main" | "bin")
             || rel.ends_with("tests.rs")
@@ -159,5 +164,8 @@ fn nothing_below_the_reports_names_the_accuracy_table() {
             wrong.push(format!("src/{}", rel.display()));
         }
     }
-    assert!(wrong.is_empty(), "below the reports, these name the accuracy table: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "below the reports, these name the accuracy table: {wrong:?}"
+    );
 }

@@ -214,10 +214,21 @@ pub struct SearchConfig {
     /// `grad_norm`, `synflow`, `naswot`, `params`); those a space lacks are left out.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
     pub refine_with: ProxyList,
+    /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
+    /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
+    /// passes over parameter-free ops. A file without the key means `true`.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.final_norm))]
+    #[serde(default = "yes")]
+    pub final_norm: bool,
     /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
     /// `forward` (2 passes).
     #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.fd_scheme))]
     pub fd_scheme: FdScheme,
+}
+
+/// `true`, for fields whose absence in an older file means "as before".
+fn yes() -> bool {
+    true
 }
 
 impl SearchConfig {
@@ -239,6 +250,7 @@ impl SearchConfig {
         data: DataSpec::Pink,
         fd_radius: 1e-3,
         exclude_none: true,
+        final_norm: true,
         refine: 64,
         refine_with: ProxyList(std::borrow::Cow::Borrowed(&[
             Proxy::Synflow,
@@ -373,6 +385,17 @@ impl SearchConfig {
         }
     }
 
+    /// The NB201 supernet these settings describe, built with the seed's weights on `device`
+    /// (without the final batch norm when `final_norm` is off).
+    pub fn init_supernet(&self, device: &burn::tensor::Device) -> crate::net::supernet::Supernet {
+        let net = self.supernet().init(self.seed, device);
+        if self.final_norm {
+            net
+        } else {
+            net.without_final_norm()
+        }
+    }
+
     /// The DARTS search network these settings describe (C, cells, DARTS's stem multiplier 3).
     pub fn darts(&self) -> crate::net::darts::DartsConfig {
         crate::net::darts::DartsConfig {
@@ -461,6 +484,12 @@ impl SearchConfig {
                 format!("fd-radius must be in (0, 1), got {}", self.fd_radius),
             );
         }
+        if self.space == SpaceKind::Darts && !self.final_norm {
+            return bad(
+                "final-norm",
+                "DARTS's networks have no batch norm before the head: final-norm is NB201's".into(),
+            );
+        }
         if self.refine > 4096 {
             return bad(
                 "refine",
@@ -534,6 +563,50 @@ mod tests {
             c: SearchConfig,
         }
         assert_eq!(Wrap::parse_from(["nasi"]).c, SearchConfig::default());
+    }
+
+    #[test]
+    fn the_final_norm_is_nb201s_and_dropping_it_changes_the_network() {
+        let cfg = SearchConfig {
+            channels: 2,
+            batch: 2,
+            size: 8,
+            ..SearchConfig::default()
+        };
+        let dev = crate::cpu_device();
+        let batch = crate::data::Sampler::new(&cfg.data, 0, 2, 8, 10)
+            .unwrap()
+            .next_batch();
+        let logits = |c: &SearchConfig| {
+            let net = c.init_supernet(&dev);
+            let g = crate::space::Genotype::from_indices(&[3; 6]).unwrap();
+            let x = crate::net::supernet::input_tensor(&batch, &dev);
+            let mix = crate::net::supernet::CellMix::Fixed(g);
+            let y = net.forward(
+                net.params(),
+                x,
+                &mix,
+                &mut crate::net::supernet::ReluTape::Free,
+            );
+            y.into_data().to_vec::<f32>().unwrap()
+        };
+        let off = SearchConfig {
+            final_norm: false,
+            ..cfg.clone()
+        };
+        assert_ne!(
+            logits(&cfg),
+            logits(&off),
+            "the final batch norm is dropped"
+        );
+        // Old files (no key) keep it; DARTS has none to drop.
+        let old: SearchConfig = serde_json::from_str(r#"{"seed": 1}"#).unwrap();
+        assert!(old.final_norm);
+        let darts = SearchConfig {
+            final_norm: false,
+            ..preset("darts-tiny").unwrap()
+        };
+        assert_eq!(darts.validate().unwrap_err().field, "final-norm");
     }
 
     #[test]

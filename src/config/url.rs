@@ -20,6 +20,10 @@ pub struct ViewState {
     pub autorun: bool,
     /// Run the WebGPU-against-CPU check as soon as the page loads.
     pub selftest: bool,
+    /// A cell of the student's own to show and score (NB201's string), e.g. an exercise's.
+    pub cell: Option<crate::space::Genotype>,
+    /// The lesson's step (1-based) when the page opens in lesson mode (`lesson=1`).
+    pub lesson: Option<usize>,
 }
 
 fn encode_value(v: &str) -> String {
@@ -99,6 +103,12 @@ pub fn encode(cfg: &SearchConfig, view: &ViewState) -> String {
     if view.selftest {
         parts.push("selftest=1".into());
     }
+    if let Some(g) = &view.cell {
+        parts.push(format!("cell={}", encode_value(&g.to_string())));
+    }
+    if let Some(l) = view.lesson {
+        parts.push(format!("lesson={l}"));
+    }
     parts.join("&")
 }
 
@@ -132,6 +142,17 @@ pub fn decode(hash: &str) -> (SearchConfig, ViewState, Vec<String>) {
             "embed" => view.embed = flag(&val),
             "autorun" => view.autorun = flag(&val),
             "selftest" => view.selftest = flag(&val),
+            "cell" => match val.parse::<crate::space::Genotype>() {
+                Ok(g) => view.cell = Some(g),
+                Err(e) => notices.push(format!("URL field `cell`: {e}; ignored")),
+            },
+            "lesson" => match val.parse::<usize>() {
+                Ok(l) if l >= 1 => view.lesson = Some(l),
+                _ if flag(&val) => view.lesson = Some(1),
+                _ => notices.push(format!(
+                    "URL field `lesson` = `{val}` is not a lesson step; ignored"
+                )),
+            },
             _ => match with_field(&cfg, key, &val) {
                 Ok(c) => cfg = c,
                 Err(why) => {
@@ -244,6 +265,12 @@ mod tests {
             autorun: true,
             preset: None,
             selftest: true,
+            cell: Some(
+                "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+                    .parse()
+                    .unwrap(),
+            ),
+            lesson: Some(4),
         };
         let h = encode(&cfg, &view);
         assert!(!h.contains("steps="), "{h}");
@@ -255,13 +282,16 @@ mod tests {
 
     #[test]
     fn bad_fields_fall_back_with_a_notice() {
-        let (c, _, notes) =
-            decode("#seed=5&batch=0&tau=abc&bogus=1&steps=7&step=x&data=gaussian%ZZ");
+        let (c, _, notes) = decode(
+            "#seed=5&batch=0&tau=abc&bogus=1&steps=7&step=x&data=gaussian%ZZ&cell=|x~0|&lesson=0",
+        );
         assert_eq!(c.seed, 5);
         assert_eq!(c.steps, 7);
         assert_eq!(c.batch, SearchConfig::default().batch);
         let all = notes.join("\n");
-        for needle in ["`batch`", "`tau`", "`bogus`", "`step`", "`data`"] {
+        for needle in [
+            "`batch`", "`tau`", "`bogus`", "`step`", "`data`", "`cell`", "`lesson`",
+        ] {
             assert!(all.contains(needle), "{needle} missing from {all}");
         }
     }

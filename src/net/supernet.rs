@@ -93,6 +93,7 @@ pub struct Supernet {
     specs: Vec<ParamSpec>,
     params: Vec<Tensor<1>>,
     batch_norm: bool,
+    final_norm: bool,
     stem: usize,
     layers: Vec<Layer>,
     head: (usize, usize),
@@ -146,6 +147,28 @@ pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
 }
 
 impl SupernetConfig {
+    /// Scalars of the standalone network of `g` with this shape, in closed form (no tensors):
+    /// the stem 3×3 conv (3 → C), two residual blocks (3×3 stride 2, 3×3, 1×1 shortcut; C_s →
+    /// 2C_s), N cells per stage whose edges add C_s² (1×1) or 9·C_s² (3×3) each, and the head
+    /// (4C → classes, with bias); batch norms carry no parameters here (non-affine). Equal to
+    /// [`Supernet::num_params`] of `Some(g)` (tested), and cheap enough for all 15,625 cells.
+    pub fn num_params(&self, g: &Genotype) -> usize {
+        let c = self.channels;
+        let n1 = g.ops.iter().filter(|&&o| o == Op::NorConv1x1).count();
+        let n3 = g.ops.iter().filter(|&&o| o == Op::NorConv3x3).count();
+        let mut total = 27 * c;
+        let mut ch = c;
+        for stage in 0..3 {
+            if stage > 0 {
+                let (ci, co) = (ch, 2 * ch);
+                total += 9 * co * ci + 9 * co * co + co * ci;
+                ch = co;
+            }
+            total += self.cells * ch * ch * (n1 + 9 * n3);
+        }
+        total + self.classes * ch + self.classes
+    }
+
     /// Builds the supernet with PyTorch's default initialisation (convs and the head's weight
     /// U(±1/√fan_in), the head's bias likewise) drawn from `seed`'s init stream on the host, so a
     /// seed gives the same weights on every backend.
@@ -206,6 +229,7 @@ impl SupernetConfig {
             specs,
             params,
             batch_norm: true,
+            final_norm: true,
             stem,
             layers,
             head,
@@ -218,6 +242,17 @@ impl Supernet {
     pub fn without_batch_norm(&self) -> Supernet {
         Supernet {
             batch_norm: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same network without the batch norm before the head (NB201's `lastact` is BN then
+    /// ReLU): a diagnostic of the quality issue's hypothesis that this last normalisation is what
+    /// makes parameter-free ops (a skip, a pool) lower T̃, since the extra variance they add to
+    /// the last cell's output divides every convolution's gradient.
+    pub fn without_final_norm(&self) -> Supernet {
+        Supernet {
+            final_norm: false,
             ..self.clone()
         }
     }
@@ -379,7 +414,7 @@ impl Supernet {
                 }
             };
         }
-        let h = tape.relu(self.bn(h));
+        let h = tape.relu(if self.final_norm { self.bn(h) } else { h });
         let [b, c, _, _] = h.dims();
         let feat = h.mean_dim(3).mean_dim(2).reshape([b, c]);
         let (wi, bi) = self.head;
@@ -403,6 +438,30 @@ mod tests {
     use burn::tensor::Distribution;
     use burn::tensor::module::{avg_pool2d, batch_norm_train, conv2d};
     use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
+
+    #[test]
+    fn closed_form_parameters_match_the_built_network() {
+        for cfg in [
+            SupernetConfig {
+                channels: 4,
+                cells: 2,
+                classes: 10,
+                size: 8,
+            },
+            SupernetConfig {
+                channels: 16,
+                cells: 5,
+                classes: 100,
+                size: 32,
+            },
+        ] {
+            let net = cfg.init(0, &crate::cpu_device());
+            for ordinal in [0, 1, 777, 4095, 9999, 15_624] {
+                let g = Genotype::from_ordinal(ordinal);
+                assert_eq!(cfg.num_params(&g), net.num_params(Some(&g)), "{g}");
+            }
+        }
+    }
 
     fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
         (a - b).abs().max().into_scalar()

@@ -196,7 +196,7 @@ impl Search {
     pub fn new(config: &SearchConfig, device: &Device) -> Result<Self, SearchError> {
         config.validate()?;
         let net = match config.space {
-            SpaceKind::Nb201 => SpaceNet::Nb201(config.supernet().init(config.seed, device)),
+            SpaceKind::Nb201 => SpaceNet::Nb201(config.init_supernet(device)),
             SpaceKind::Darts => SpaceNet::Darts(config.darts().init_search(config.seed, device)),
         };
         let sampler = Sampler::new(

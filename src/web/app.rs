@@ -119,6 +119,8 @@ fn App() -> Html {
             embed: state.view.embed,
             autorun: false,
             selftest: false,
+            cell: state.custom,
+            lesson: state.lesson,
         };
         use_effect_with((state.config.clone(), view), move |(cfg, view)| {
             let h = encode(cfg, view);

@@ -90,10 +90,30 @@ pub struct Playground {
     pub ms_per_step: Option<f64>,
     /// The live second stage's progress (candidates scored, candidates), while it runs.
     pub refining: Option<(usize, usize)>,
+    /// A cell of the student's own (edited in the cell view, picked in the landscape, or from
+    /// the URL's `cell`): shown and scored instead of the search's until cleared.
+    pub custom: Option<Genotype>,
+    /// The landscape's dataset.
+    pub dataset: crate::landscape::Dataset,
+    /// Lesson mode's step (1-based), when on (`#lesson=1`).
+    pub lesson: Option<usize>,
+    /// A finished run kept for the comparison view, beside the shown one.
+    pub pinned: Option<Rc<PinnedRun>>,
     /// WebGPU-against-CPU check result (or its error).
     pub check: Option<Result<DeviceCheck, String>>,
     /// Identity of the run shown: actions of other runs are dropped.
     pub run_id: RunId,
+}
+
+/// A finished run kept for comparison: where it came from, its result and its steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PinnedRun {
+    /// Its source (`live`, a preset, a file) and seed, for the heading.
+    pub label: String,
+    /// Its result.
+    pub result: SearchResult,
+    /// Its steps (for its α chart).
+    pub steps: Rc<Vec<StepRecord>>,
 }
 
 /// How the notice that names a replayed run begins (it goes when that run is replaced).
@@ -213,6 +233,16 @@ pub enum Action {
         /// The kernel.
         view: NtkView,
     },
+    /// Show the student's own cell (`None`: back to the search's).
+    EditCell(Option<Genotype>),
+    /// The landscape's dataset.
+    SetDataset(crate::landscape::Dataset),
+    /// Lesson mode's step (`None`: leave lesson mode).
+    Lesson(Option<usize>),
+    /// Keep the shown (finished) run for the comparison view.
+    Pin,
+    /// Close the comparison view.
+    Unpin,
     /// Toggle the help sheet.
     ToggleHelp,
     /// The device check finished.
@@ -233,6 +263,9 @@ impl Playground {
     /// Initial state from the URL hash's content.
     pub fn new(config: SearchConfig, view: ViewState, notices: Vec<String>) -> Self {
         Playground {
+            custom: view.cell,
+            lesson: view.lesson,
+            pinned: None,
             config,
             view,
             notices,
@@ -251,6 +284,7 @@ impl Playground {
             help_open: false,
             ms_per_step: None,
             refining: None,
+            dataset: Default::default(),
             check: None,
             run_id: 0,
         }
@@ -264,11 +298,24 @@ impl Playground {
         }
     }
 
-    /// The cell to draw: the shown step's derived cell, or the result's (of either space).
+    /// The cell to draw: the student's own, else the shown step's derived cell, or the
+    /// result's (of either space).
     pub fn shown_genotype(&self) -> Option<AnyGenotype> {
+        self.custom
+            .map(AnyGenotype::Nb201)
+            .or_else(|| self.search_genotype())
+    }
+
+    /// The search's cell at the shown step (the result's once done), whatever the student's own.
+    pub fn search_genotype(&self) -> Option<AnyGenotype> {
         self.shown_step()
             .map(|s| s.genotype)
             .or(self.result.as_ref().map(|r| r.genotype))
+    }
+
+    /// The search's final NB201 pick (the second stage's when it ran), once it is done.
+    pub fn final_nb201(&self) -> Option<Genotype> {
+        self.result.as_ref().and_then(|r| r.pick().nb201().copied())
     }
 
     /// The shown cell if it is NB201's (the accuracy table and the NTK panel are NB201's).
@@ -335,6 +382,8 @@ impl Playground {
             }
             Action::BeginLive { run } if run >= current => {
                 s.new_run(run, "live".into());
+                // A new search is what the student asked to see; a replay keeps their cell.
+                s.custom = None;
                 s.status = Status::Starting;
             }
             Action::Started { run, backend, info } if run == current => {
@@ -446,7 +495,27 @@ impl Playground {
                 s.table_bundled = true;
             }
             Action::BundledTable(_) => {}
+            // An NTK of another cell than the student's own is stale.
+            Action::Ntk { view, .. } if s.custom.is_some_and(|c| c != view.genotype) => {}
             Action::Ntk { run, view } if run == current => s.ntk = Some(view),
+            Action::EditCell(g) => {
+                if g != s.custom {
+                    s.ntk = None;
+                }
+                s.custom = g;
+            }
+            Action::SetDataset(d) => s.dataset = d,
+            Action::Lesson(l) => s.lesson = l,
+            Action::Pin => {
+                if let Some(r) = &s.result {
+                    s.pinned = Some(Rc::new(PinnedRun {
+                        label: format!("{} (seed {})", s.source, r.seed),
+                        result: r.clone(),
+                        steps: s.steps.clone(),
+                    }));
+                }
+            }
+            Action::Unpin => s.pinned = None,
             Action::ToggleHelp => s.help_open = !s.help_open,
             Action::Check(c) => s.check = Some(c),
             // An action of a run that is no longer shown.

@@ -17,6 +17,7 @@
 //    weight chart's 28 rows, a Genotype(...) line with its evaluation network's parameters), then
 //    a live DARTS search on WebGPU and on the CPU (the darts-tiny layout shrunk to what software
 //    WebGPU steps in two minutes: C=2, 3 cells, b=2, 8×8, T=1), which derive the same genotype.
+// 6. The landscape, the student's own cell, the second stage, axe-core and a phone (`explore`).
 import fs from "node:fs";
 import path from "node:path";
 import { launch, newPage, serve, waitDone } from "./harness.mjs";
@@ -205,14 +206,138 @@ async function darts(name, { webgpu }) {
   }
 }
 
+// 6. The lesson's pieces, on the CPU path: at first paint the replayed default preset shows its
+//    accuracy, rank and the landscape (timed); a landscape point is hovered and shown in the cell
+//    view; an edge is changed by a click, and the page scores that cell (T̃ and the exact NTK) and
+//    shows its accuracy; the second stage's table is shown; axe-core finds no serious or critical
+//    violation; a 390 px phone viewport does not scroll sideways; screenshots of each.
+async function explore() {
+  const name = "explore";
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await newPage(browser, { webgpu: false });
+    const errors = [];
+    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const t0 = Date.now();
+    await page.goto(`${origin}/`);
+    await page.waitForSelector(".cell .acc[data-rank]", { timeout: 60_000 });
+    await page.waitForSelector(".landscape-summary[data-rank]", { timeout: 60_000 });
+    const firstPaint = (Date.now() - t0) / 1000;
+    console.log(`[${name}] first paint with accuracy, rank and landscape: ${firstPaint.toFixed(2)} s`);
+    check(firstPaint <= 2.0, `[${name}] the replayed preset's accuracy, rank and landscape within 2 s (${firstPaint.toFixed(2)} s)`);
+    const summary = (await page.textContent(".landscape-summary")) ?? "";
+    check(/NASI's pick: rank \d+ of 15625 on CIFAR-10/.test(summary), `[${name}] the landscape ranks the pick: ${summary.slice(0, 120)}`);
+    const refined = (await page.textContent("code.refined-genotype"))?.trim() ?? "";
+    check(isNb201(refined) && (await page.locator(".refine-candidates tbody tr").count()) >= 8,
+      `[${name}] the second stage's pick and candidates are shown: ${refined}`);
+    check((await page.locator(".random-search .expected-best").count()) === 1 && /Random search has to train about \d+ cells/.test(await page.textContent(".random-search-text") ?? ""),
+      `[${name}] the random-search baseline is drawn and read`);
+    await page.locator("div.landscape").screenshot({ path: path.join(out, `${name}-landscape.png`) });
+
+    // Hover the best cell's mark, then show it in the cell view.
+    await page.locator("div.landscape-plot").scrollIntoViewIfNeeded();
+    const box = await page.locator(".mark.best circle").boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForSelector(".landscape-hover code[data-hover]", { timeout: 10_000 });
+    const hovered = await page.getAttribute(".landscape-hover code[data-hover]", "data-hover");
+    await page.click("button.load-hovered");
+    await page.waitForSelector(".cell.custom", { timeout: 10_000 });
+    const shown = (await page.textContent(".cell code.genotype"))?.trim();
+    check(isNb201(hovered) && shown === hovered, `[${name}] a hovered landscape point is shown in the cell view (${hovered})`);
+    const bestAcc = (await page.textContent(".cell .acc")) ?? "";
+    check(/rank 1 of 15,625/.test(bestAcc), `[${name}] the best cell is rank 1: ${bestAcc.slice(0, 90)}`);
+
+    // Change edge 3←0 by a click: its op cycles, the page scores the new cell and shows its accuracy.
+    const before = shown;
+    await page.click('.cell-svg g.edge[data-edge="3"] text');
+    await page.waitForFunction((b) => document.querySelector(".cell code.genotype")?.textContent.trim() !== b, before, { timeout: 10_000 });
+    const edited = (await page.textContent(".cell code.genotype"))?.trim() ?? "";
+    const group3 = (g) => g.split("+")[2].split("|")[1];
+    check(isNb201(edited) && group3(edited) !== group3(before) && edited.split("+")[0] === before.split("+")[0],
+      `[${name}] a click on edge 3←0 changes only that edge: ${group3(before)} → ${group3(edited)}`);
+    await page.waitForFunction((g) => [...document.querySelectorAll(".ntk-body dd code")].some((c) => c.textContent.trim() === g), edited, { timeout: 120_000 });
+    const ntk = (await page.textContent(".ntk-body")) ?? "";
+    check(/tr\(Θ\)/.test(ntk) || /trace/.test(ntk), `[${name}] the edited cell's exact NTK and T̃ are computed on the page`);
+    const acc = (await page.textContent(".cell .acc")) ?? "";
+    check(/CIFAR-10 \d+\.\d\d %.*rank \d+ of 15,625/.test(acc) && acc !== bestAcc, `[${name}] the edited cell's accuracy and rank are shown: ${acc.slice(0, 90)}`);
+    const mine = (await page.textContent(".landscape-mine")) ?? "";
+    check(/Your cell: rank \d+/.test(mine), `[${name}] the landscape ranks the student's cell: ${mine}`);
+    await page.locator(".grid").screenshot({ path: path.join(out, `${name}-edited.png`) });
+
+    // Compare: keep this run, replay the paper preset, see both and what differs.
+    await page.click("button.pin");
+    await page.selectOption('select[aria-label="preset"]', "paper");
+    await page.waitForFunction(() => document.querySelectorAll(".compare-run .compare-genotype").length === 2, null, { timeout: 120_000 });
+    await waitDone(page, 120_000);
+    const diff = (await page.locator(".compare-diff li").allTextContents()).join(" | ");
+    check(/Settings: .*steps 160 \(kept: 40\)/.test(diff) && /Cells|Accuracy/.test(diff), `[${name}] the comparison names what differs: ${diff.slice(0, 200)}`);
+    await page.locator("div.compare").screenshot({ path: path.join(out, `${name}-compare.png`) });
+
+    // Accessibility: axe-core in the page, serious and critical violations only.
+    const axePath = path.join(path.dirname(new URL(import.meta.url).pathname), "node_modules/axe-core/axe.min.js");
+    const runAxe = async (p) => {
+      await p.addScriptTag({ path: axePath });
+      return p.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ["violations"] });
+        return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0]?.target}`);
+      });
+    };
+    const axe = await runAxe(page);
+
+    // Lesson mode, stepped through to the end: each step highlights one panel.
+    const lesson = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await lesson.addInitScript(() => { delete Navigator.prototype.gpu; });
+    lesson.on("pageerror", (e) => errors.push(String(e)));
+    await lesson.goto(`${origin}/#lesson=1`);
+    await lesson.waitForSelector('.lesson[data-step="1"]', { timeout: 60_000 });
+    let stepped = 1, highlighted = 0;
+    for (let k = 2; k <= 8; k++) {
+      highlighted += (await lesson.locator(".lesson-focus").count()) === 1 ? 1 : 0;
+      await lesson.click("button.lesson-next");
+      await lesson.waitForSelector(`.lesson[data-step="${k}"]`, { timeout: 5_000 });
+      stepped = k;
+      if (k === 4) await lesson.screenshot({ path: path.join(out, `${name}-lesson.png`) });
+    }
+    highlighted += (await lesson.locator(".lesson-focus").count()) === 1 ? 1 : 0;
+    const last = (await lesson.textContent(".lesson-progress")) ?? "";
+    check(stepped === 8 && highlighted === 8 && /step 8 of 8/.test(last), `[${name}] lesson mode steps through 8 steps, each highlighting one part (${highlighted}): ${last}`);
+    check(/lesson=8/.test(await lesson.evaluate(() => location.hash)), `[${name}] the address keeps the lesson's step`);
+    axe.push(...(await runAxe(lesson)).map((v) => `lesson: ${v}`));
+    await lesson.click("button.lesson-finish");
+    check((await lesson.locator(".lesson").count()) === 0, `[${name}] Finish leaves lesson mode`);
+    await lesson.close();
+    console.log(`[${name}] axe-core serious/critical: ${axe.length ? axe.join("; ") : "none"}`);
+    check(axe.length === 0, `[${name}] axe-core: 0 serious or critical violations (${axe.join("; ")})`);
+
+    // A phone: 390 px wide, no sideways scrolling.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(wide <= 390, `[${name}] a 390 px viewport does not scroll sideways (content ${wide} px)`);
+    await page.screenshot({ path: path.join(out, `${name}-phone.png`), fullPage: true });
+    check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
+    fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ firstPaint, axe, phoneWidth: wide }, null, 1));
+  } finally {
+    await browser.close();
+  }
+}
+
+// E2E_ONLY=explore (or darts, shared-link, webgpu, cpu-fallback, device-lost) runs one scenario.
+const only = process.env.E2E_ONLY;
+const want = (n) => !only || only === n;
 try {
-  const onGpu = await darts("darts-webgpu", { webgpu: true });
-  const onCpu = await darts("darts-cpu", { webgpu: false });
-  check(onGpu === onCpu, `[darts] WebGPU and the CPU derive the same genotype`);
-  await sharedLink();
-  await run("webgpu", { webgpu: true });
-  await run("cpu-fallback", { webgpu: false });
-  await deviceLost();
+  if (want("explore")) await explore();
+  if (want("darts")) {
+    const onGpu = await darts("darts-webgpu", { webgpu: true });
+    const onCpu = await darts("darts-cpu", { webgpu: false });
+    check(onGpu === onCpu, `[darts] WebGPU and the CPU derive the same genotype`);
+  }
+  if (want("shared-link")) await sharedLink();
+  if (want("webgpu")) await run("webgpu", { webgpu: true });
+  if (want("cpu-fallback")) await run("cpu-fallback", { webgpu: false });
+  if (want("device-lost")) await deviceLost();
 } finally {
   close();
 }

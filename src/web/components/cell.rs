@@ -6,6 +6,7 @@ use crate::net::darts::{DartsConfig, count, eval_specs};
 use crate::space::nb201::table::Accuracies;
 use crate::space::{AnyGenotype, ArchTable};
 use crate::web::state::Action;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 /// The cell's drawing as SVG text: NB201's one cell, or DARTS's normal and reduction cells.
@@ -30,7 +31,33 @@ pub(super) struct CellProps {
     /// Whether the table is the bundled one (its provenance is named).
     #[prop_or_default]
     pub(super) bundled: bool,
+    /// Whether the cell is the student's own (edited, or picked in the landscape).
+    #[prop_or_default]
+    pub(super) custom: bool,
+    /// What an edit needs to score the edited cell: the page's settings and run, and whether a
+    /// live run holds the device (editing waits for it).
+    #[prop_or_default]
+    pub(super) edit: Option<EditContext>,
     pub(super) dispatch: Dispatch,
+}
+
+/// The settings the edited cell's NTK is computed with, and the run it belongs to.
+#[derive(Clone, PartialEq)]
+pub(super) struct EditContext {
+    pub(super) config: crate::config::SearchConfig,
+    pub(super) run: crate::web::state::RunId,
+}
+
+/// Shows `g` as the student's cell and computes its standalone T̃ and exact NTK on the page's
+/// device.
+fn edit_to(g: crate::space::Genotype, ctx: &EditContext, d: &Dispatch) {
+    d.dispatch(Action::EditCell(Some(g)));
+    wasm_bindgen_futures::spawn_local(crate::web::runner::compute_ntk(
+        ctx.config.clone(),
+        g,
+        ctx.run,
+        d.clone(),
+    ));
 }
 
 #[component]
@@ -82,12 +109,63 @@ fn nb201_view(
         let d = props.dispatch.clone();
         Callback::from(move |_: MouseEvent| d.dispatch(Action::Hover(None)))
     };
+    // A click on an edge gives it the next op (none → skip → 1×1 → 3×3 → avg pool → none).
+    let onclick = {
+        let (d, ctx) = (props.dispatch.clone(), props.edit.clone());
+        Callback::from(move |e: MouseEvent| {
+            let Some(ctx) = &ctx else { return };
+            let edge = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("[data-edge]").ok().flatten())
+                .and_then(|el| el.get_attribute("data-edge"))
+                .and_then(|v| v.parse::<usize>().ok());
+            if let Some(e) = edge.filter(|&e| e < crate::space::NUM_EDGES) {
+                let mut ops = g.indices();
+                ops[e] = (ops[e] + 1) % crate::space::NUM_OPS;
+                if let Ok(next) = crate::space::Genotype::from_indices(&ops) {
+                    edit_to(next, ctx, &d);
+                }
+            }
+        })
+    };
+    let selects = props.edit.as_ref().map(|ctx| {
+        html! {
+            <fieldset class="edit-cell">
+                <legend>{"Change an edge (or click it in the drawing)"}</legend>
+                { for crate::space::EDGES.iter().enumerate().map(|(e, &(to, from))| {
+                    let (d, ctx) = (props.dispatch.clone(), ctx.clone());
+                    let onchange = Callback::from(move |ev: Event| {
+                        let v = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).map(|s| s.value());
+                        let Some(k) = v.and_then(|v| v.parse::<usize>().ok()) else { return };
+                        let mut ops = g.indices();
+                        ops[e] = k;
+                        if let Ok(next) = crate::space::Genotype::from_indices(&ops) {
+                            edit_to(next, &ctx, &d);
+                        }
+                    });
+                    html! { <label>{format!("edge {to}←{from}")}
+                        <select name={format!("edge{e}")} aria-label={format!("op on edge {to}←{from}")} {onchange}>
+                            { for crate::space::Op::ALL.iter().enumerate().map(|(k, op)| html! {
+                                <option value={k.to_string()} selected={g.ops[e] == *op}>{op.name()}</option> }) }
+                        </select></label> }
+                }) }
+            </fieldset>
+        }
+    });
+    let back = props.custom.then(|| {
+        let d = props.dispatch.clone();
+        html! { <p class="custom-note"><strong>{"Your cell"}</strong>{" (edited by you, not the search's pick). "}
+            <button class="back-to-search" onclick={Callback::from(move |_: MouseEvent| d.dispatch(Action::EditCell(None)))}>{"Back to the search's cell"}</button></p> }
+    });
     html! {
-        <div class="cell">
-            <div class="cell-svg" {onmouseover} {onmouseleave}>{ raw_svg(svg) }</div>
+        <div class={classes!("cell", props.custom.then_some("custom"))}>
+            { back.unwrap_or_default() }
+            <div class="cell-svg" {onmouseover} {onmouseleave} {onclick}>{ raw_svg(svg) }</div>
             <p><code class="genotype" data-genotype={text.clone()}>{text.clone()}</code>
                <button onclick={copy} aria-label="copy the NB201 string">{"Copy"}</button></p>
             <p class="indices">{format!("op indices (edge order 1←0, 2←0, 2←1, 3←0, 3←1, 3←2): {:?}", g.indices())}</p>
+            { selects.unwrap_or_default() }
             <details><summary>{"How to read this string"}</summary>
                 <p>{"Each |…| group lists the inputs of one node: the first group is node 1, the second node 2, the third node 3 (the cell's output). "}
                    <code>{"op~i"}</code>{" means: apply op to node i and add the result. Node 0 is the cell's input. Ops: none (no edge), skip_connect (identity), nor_conv_1x1 and nor_conv_3x3 (ReLU → conv → batch norm), avg_pool_3x3."}</p>

@@ -146,15 +146,16 @@ pub(super) fn Controls(props: &ControlProps) -> Html {
         })
     };
     html! {
-        <section class="controls" aria-label="search controls">
+        <section class={classes!("controls", (super::lesson::target(s.lesson) == Some("controls-h")).then_some("lesson-focus"))} aria-labelledby="controls-h">
+            <h2 id="controls-h" class="visually-hidden">{"Search controls"}</h2>
             <div class="buttons">
                 <button onclick={cmd(Command::RunPause)} title="Space" aria-label={format!("{run_label} (Space)")} class="primary">{run_label}</button>
                 <button onclick={cmd(Command::Step)} title="→" aria-label="one step (right arrow)">{"Step"}</button>
                 <button onclick={cmd(Command::Stop)} disabled={!live} aria-label="stop the live run">{"Stop"}</button>
                 <button onclick={cmd(Command::Reset)} title="R" aria-label="reset: rerun with the same seed (R)">{"Reset"}</button>
                 <button onclick={cmd(Command::NewSeed)} title="S" aria-label="new seed (S)">{"New seed"}</button>
-                <button onclick={copy_link} aria-label="copy a link to this run">{"Copy link"}</button>
-                <button onclick={cmd(Command::Help)} title="?" aria-label="keyboard shortcuts (?)">{"Keys"}</button>
+                <button onclick={copy_link} aria-label="Copy link to this run">{"Copy link"}</button>
+                <button onclick={cmd(Command::Help)} title="?" aria-label="Keys: keyboard shortcuts (?)">{"Keys"}</button>
             </div>
             <fieldset disabled={live}>
                 <legend>{"Settings"}{help_link("settings")}</legend>

@@ -3,9 +3,12 @@
 
 mod cell;
 mod charts;
+mod compare;
 mod controls;
 mod explain;
 mod files;
+mod landscape;
+mod lesson;
 mod ntk;
 mod page;
 mod refine;
@@ -44,14 +47,16 @@ pub(super) fn raw_html(markup: &'static str) -> Html {
 
 /// One titled panel of the grid: a section labelled by its heading, with the heading's "?" link to
 /// the explanation `anchor`.
-pub(super) fn panel(
+/// Highlighted (`lesson-focus`) when `focus`: the lesson's step is about it.
+pub(super) fn panel_focus(
     id: &'static str,
     title: &'static str,
     anchor: &'static str,
+    focus: bool,
     body: Html,
 ) -> Html {
     html! {
-        <section class="panel" aria-labelledby={id}>
+        <section class={classes!("panel", focus.then_some("lesson-focus"))} aria-labelledby={id}>
             <h2 id={id}>{title}{help_link(anchor)}</h2>
             {body}
         </section>

@@ -1,10 +1,13 @@
 //! The page: notices, the status line, the controls and the panels.
 
-use super::cell::CellView;
+use super::cell::{CellView, EditContext};
 use super::charts::{TraceChart, Trajectory};
+use super::compare::ComparePanel;
 use super::controls::Controls;
 use super::explain::{Explain, KeyHelp};
 use super::files::Files;
+use super::landscape::LandscapePanel;
+use super::lesson::LessonBar;
 use super::ntk::NtkPanel;
 use super::refine::RefinePanel;
 use super::*;
@@ -23,6 +26,10 @@ pub struct PageProps {
 pub fn Page(props: &PageProps) -> Html {
     let s = &props.state;
     let embed = s.view.embed;
+    let focus = super::lesson::target(s.lesson);
+    let panel = |id: &'static str, title: &'static str, anchor: &'static str, body: Html| {
+        panel_focus(id, title, anchor, focus == Some(id), body)
+    };
     html! {
         <div class={classes!("page", embed.then_some("embed"))}>
             <header>
@@ -35,11 +42,13 @@ pub fn Page(props: &PageProps) -> Html {
             <div class="grid">
                 { panel("cell-h", "Selected cell", "cell", html! { <CellView
                     genotype={s.shown_genotype()}
-                    probs={s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))}
+                    probs={s.custom.is_none().then(|| s.shown_step().map(|st| st.probs.clone()).or(s.result.as_ref().map(|r| r.probs.clone()))).flatten()}
                     accuracy={s.shown_nb201().and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
                     rank={s.shown_nb201().and_then(|g| s.table.as_ref().and_then(|t| t.cifar10_rank(&g)))}
                     table_loaded={s.table.is_some()}
                     bundled={s.table_bundled}
+                    custom={s.custom.is_some()}
+                    edit={(!s.is_live()).then(|| EditContext { config: s.config.clone(), run: s.run_id })}
                     dispatch={s.dispatcher()} /> }) }
                 { panel("traj-h", "Architecture weights per edge (both cells for DARTS)", "alpha", html! { <Trajectory
                     steps={s.steps.clone()} selected={s.selected} hover={s.hover_edge} dispatch={s.dispatcher()} /> }) }
@@ -52,9 +61,24 @@ pub fn Page(props: &PageProps) -> Html {
                     pick_accuracy={s.result.as_ref().and_then(|r| r.refined.as_ref()).and_then(|r| r.genotype.nb201().copied()).and_then(|g| s.table.as_ref().and_then(|t| t.get(&g)))}
                     progress={s.refining}
                     k={s.config.refine} /> }) }
+                { panel("landscape-h", "The whole space: where the pick sits", "landscape", html! { <LandscapePanel
+                    table={s.table.clone()}
+                    dataset={s.dataset}
+                    pick={s.final_nb201()}
+                    custom={s.custom}
+                    seconds={s.result.as_ref().map(|r| r.seconds)}
+                    dispatch={s.dispatcher()} /> }) }
+                { panel("compare-h", "Compare two runs", "compare", html! { <ComparePanel
+                    pinned={s.pinned.clone()}
+                    current={s.result.clone()}
+                    steps={s.steps.clone()}
+                    source={s.source.clone()}
+                    table={s.table.clone()}
+                    dispatch={s.dispatcher()} /> }) }
             </div>
             <Files state={s.clone()} />
             if s.help_open { <KeyHelp command={props.command.clone()} /> }
+            if let Some(k) = s.lesson { <LessonBar step={k} dispatch={s.dispatcher()} /> }
             if !embed { <Explain /> }
             <footer>{"Shu, Cai, Dai, Ooi, Low. NASI: Label- and Data-agnostic Neural Architecture Search at Initialization. ICLR 2022. This page makes no request outside its own origin."}</footer>
         </div>

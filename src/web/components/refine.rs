@@ -78,8 +78,8 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
                  This stage is our extension of the paper's Algorithm 1.",
                 r.proxies.join(", ")
             )}</p>
-            <div class="cell-svg">{ raw_svg(super::cell::drawing(&r.genotype, None)) }</div>
-            <p><code class="genotype" data-refined-genotype={text.clone()}>{text}</code></p>
+            <div class="refine-cell">{ raw_svg(super::cell::drawing(&r.genotype, None)) }</div>
+            <p><code class="refined-genotype" data-genotype={text.clone()}>{text}</code></p>
             <table class="refine-compare">
                 <caption>{if changed { "The second stage changed the pick" } else { "The second stage kept Algorithm 1's pick" }}</caption>
                 <thead><tr><th scope="col">{"pick"}</th><th scope="col">{"CIFAR-10"}</th><th scope="col">{"CIFAR-100"}</th><th scope="col">{"IN16-120"}</th></tr></thead>

@@ -256,3 +256,78 @@ fn the_bundled_table_reports_until_a_users_table_replaces_it() {
     p.apply(Action::BundledTable(csv(10.0)));
     assert_eq!((acc(&p), p.table_bundled), (Some(20.0), false));
 }
+
+#[test]
+fn the_students_own_cell_is_shown_until_cleared_or_a_new_search() {
+    let (_, steps, _) = recorded();
+    let mine: Genotype =
+        "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+    let view = ViewState {
+        cell: Some(mine),
+        ..ViewState::default()
+    };
+    let mut p = Playground::new(SearchConfig::default(), view, vec![]);
+    p.apply(load(1, true));
+    assert_eq!(
+        p.shown_nb201(),
+        Some(mine),
+        "a link's cell survives the replay"
+    );
+    assert_eq!(p.search_genotype(), Some(steps.last().unwrap().genotype));
+    // An NTK of another cell is stale and dropped; the own cell's is kept.
+    let ntk = |g| NtkView {
+        genotype: g,
+        batch: 1,
+        matrix: vec![1.0],
+        eigenvalues: vec![1.0],
+        trace_estimate: 1.0,
+    };
+    let other = steps[0].genotype.nb201().copied().unwrap();
+    p.apply(Action::Ntk {
+        run: 1,
+        view: ntk(other),
+    });
+    assert!(p.ntk.is_none());
+    p.apply(Action::Ntk {
+        run: 1,
+        view: ntk(mine),
+    });
+    assert!(p.ntk.is_some());
+    p.apply(Action::EditCell(None));
+    assert_eq!(p.shown_genotype(), p.search_genotype());
+    assert!(p.ntk.is_none(), "the old cell's NTK goes with it");
+    p.apply(Action::EditCell(Some(mine)));
+    p.apply(Action::BeginLive { run: 2 });
+    assert_eq!(p.custom, None, "a new search shows the search's cell");
+    p.apply(Action::SetDataset(crate::landscape::Dataset::Cifar100));
+    assert_eq!(p.dataset, crate::landscape::Dataset::Cifar100);
+}
+
+#[test]
+fn a_pinned_run_stays_beside_the_next_one_and_lesson_steps_move() {
+    let (_, steps, result) = recorded();
+    let mut p = Playground::new(SearchConfig::default(), ViewState::default(), vec![]);
+    p.apply(Action::Pin);
+    assert!(p.pinned.is_none(), "nothing finished to pin");
+    p.apply(load(1, true));
+    p.apply(Action::Pin);
+    let pinned = p.pinned.clone().unwrap();
+    assert_eq!((&pinned.result, pinned.steps.len()), (&result, steps.len()));
+    assert!(
+        pinned.label.contains("tiny") && pinned.label.contains("seed 0"),
+        "{}",
+        pinned.label
+    );
+    // A new run replaces the shown one, not the pinned one.
+    p.apply(Action::BeginLive { run: 2 });
+    assert_eq!(p.pinned.as_ref().map(|r| &r.result), Some(&result));
+    assert!(p.result.is_none());
+    p.apply(Action::Unpin);
+    assert!(p.pinned.is_none());
+    p.apply(Action::Lesson(Some(3)));
+    assert_eq!(p.lesson, Some(3));
+    p.apply(Action::Lesson(None));
+    assert_eq!(p.lesson, None);
+}
