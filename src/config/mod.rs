@@ -588,7 +588,7 @@ mod tests {
                 &mix,
                 &mut crate::net::supernet::ReluTape::Free,
             );
-            y.into_data().to_vec::<f32>().unwrap()
+            y.into_data().try_to_vec::<f32>().unwrap()
         };
         let off = SearchConfig {
             final_norm: false,
