@@ -304,4 +304,46 @@ mod tests {
         let again = refine(&cheap, &alpha, &device).unwrap().unwrap();
         assert_eq!(again.candidates, r.candidates);
     }
+
+    #[test]
+    fn the_same_stage_serves_darts_with_the_proxies_its_networks_have() {
+        use rand::{Rng, SeedableRng};
+        let device = crate::cpu_device();
+        let cfg = SearchConfig {
+            channels: 2,
+            cells: 3,
+            batch: 2,
+            size: 8,
+            refine: 4,
+            refine_with: "alpha,nasi_trace,synflow,params".parse().unwrap(),
+            ..crate::config::preset("darts-tiny").unwrap()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let alpha = ArchTable::from_fn(28, 8, |_, _| rng.random::<f32>() - 0.5);
+        let r = refine(&cfg, &alpha, &device).unwrap().unwrap();
+        // SynFlow is NB201's only: left out, the other three kept in order.
+        assert_eq!(r.proxies, ["alpha", "nasi_trace", "params"]);
+        assert_eq!(r.candidates.len(), 4);
+        assert_eq!(
+            r.candidates[0].genotype,
+            SpaceKind::Darts.derive(&alpha, true)
+        );
+        for c in &r.candidates {
+            assert!(c.genotype.darts().is_some());
+            assert!(
+                c.scores.iter().all(|v| v.is_some_and(f64::is_finite)),
+                "{:?}",
+                c.scores
+            );
+        }
+        // Candidates are in α* order, so the `alpha` column falls.
+        let a: Vec<f64> = r.candidates.iter().map(|c| c.scores[0].unwrap()).collect();
+        assert!(a.windows(2).all(|w| w[0] >= w[1]), "{a:?}");
+        let best = r
+            .candidates
+            .iter()
+            .map(|c| c.aggregate)
+            .fold(f64::MIN, f64::max);
+        assert_eq!(r.candidates[r.pick].aggregate, best);
+    }
 }
