@@ -78,7 +78,14 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
             result.mean_trace,
             dir.display()
         );
-        if let Some(p) = result.params {
+        // The final pick's evaluation network (the second stage's pick when it ran).
+        let params = result.pick().darts().map(|g| {
+            crate::net::darts::count(&crate::net::darts::eval_specs(
+                g,
+                &crate::net::darts::DartsConfig::EVAL,
+            ))
+        });
+        if let Some(p) = params {
             eprintln!(
                 "evaluation network (C = 36, 20 cells, no auxiliary head): {p} parameters \
                  ({:.2} MB); train it with DARTS's train.py (README)",
