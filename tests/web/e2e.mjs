@@ -315,7 +315,21 @@ async function explore() {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(300);
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-    check(wide <= 390, `[${name}] a 390 px viewport does not scroll sideways (content ${wide} px)`);
+    // On failure, name the elements that stick out (outside a scrolling box of their own).
+    const over = wide <= 390 ? [] : await page.evaluate(() => [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().right > 390.5 && !el.parentElement?.closest("table"))
+      .slice(0, 8).map((el) => `${el.tagName.toLowerCase()}.${el.getAttribute("class") ?? ""} ${Math.round(el.getBoundingClientRect().right)}`)
+      .concat((() => {
+        // Text that overflows its box does not widen the box: look at the text itself.
+        const out = [], walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n && out.length < 5; n = walk.nextNode()) {
+          const r = document.createRange(); r.selectNodeContents(n);
+          const right = Math.max(0, ...[...r.getClientRects()].map((q) => q.right));
+          if (right > 390.5 && !n.parentElement.closest("table")) out.push(`text "${n.textContent.slice(0, 40)}" in ${n.parentElement.tagName.toLowerCase()}.${n.parentElement.getAttribute("class") ?? ""} ${Math.round(right)}`);
+        }
+        return out;
+      })()));
+    check(wide <= 390, `[${name}] a 390 px viewport does not scroll sideways (content ${wide} px${over.length ? ": " + over.join(", ") : ""})`);
     await page.screenshot({ path: path.join(out, `${name}-phone.png`), fullPage: true });
     check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
     fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ firstPaint, axe, phoneWidth: wide }, null, 1));
