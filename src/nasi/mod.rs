@@ -72,17 +72,37 @@ pub struct StepValues {
 }
 
 impl StepTensors {
+    /// The three results in one `[2 + rows·ops]` tensor (T̃, L, then ∇αT̃ row-major) and the
+    /// gradient's shape, so a step is read back in one transfer: on WebGPU each read-back is a
+    /// buffer copy and a `mapAsync` round trip ([`StepValues::from_packed`] splits it).
+    pub fn packed(self) -> (Tensor<1>, [usize; 2]) {
+        let [rows, ops] = self.grad_trace.dims();
+        let g = self.grad_trace.reshape([rows * ops]);
+        (Tensor::cat(vec![self.trace, self.loss, g], 0), [rows, ops])
+    }
+
     /// Reads the step back to the host (synchronous; on WebGPU use the async readback).
     pub fn read(self) -> StepValues {
-        StepValues::from_data(
-            self.trace.into_data(),
-            self.loss.into_data(),
-            self.grad_trace.into_data(),
-        )
+        let (t, shape) = self.packed();
+        StepValues::from_packed(t.into_data(), shape).expect("a packed step of f32 values")
     }
 }
 
 impl StepValues {
+    /// Host values from one read-back of [`StepTensors::packed`] (`None` if it is not
+    /// `2 + rows·ops` f32 values).
+    pub fn from_packed(data: TensorData, [rows, ops]: [usize; 2]) -> Option<Self> {
+        let v = data.try_to_vec::<f32>().ok()?;
+        if v.len() != 2 + rows * ops {
+            return None;
+        }
+        Some(StepValues {
+            trace: v[0],
+            loss: v[1],
+            grad_trace: ArchTable::from_values(ops, v[2..].to_vec()),
+        })
+    }
+
     /// Assembles host values from read-back tensor data.
     pub fn from_data(trace: TensorData, loss: TensorData, grad: TensorData) -> Self {
         let scalar = |d: TensorData| d.try_to_vec::<f32>().expect("f32 data")[0];
@@ -285,6 +305,25 @@ impl AlphaAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_step_reads_back_as_the_three_results() {
+        let d = crate::cpu_device();
+        let g = ArchTable::from_fn(6, 5, |r, k| (r * 5 + k) as f32);
+        let t = StepTensors {
+            trace: Tensor::from_data(TensorData::new(vec![2.5f32], [1]), &d),
+            loss: Tensor::from_data(TensorData::new(vec![0.75f32], [1]), &d),
+            grad_trace: Tensor::from_data(TensorData::new(g.values().to_vec(), [6, 5]), &d),
+        };
+        let v = t.read();
+        assert_eq!((v.trace, v.loss, &v.grad_trace), (2.5, 0.75, &g));
+        let short = TensorData::new(vec![1.0f32; 5], [5]);
+        assert_eq!(
+            StepValues::from_packed(short, [6, 5]),
+            None,
+            "a wrong length is refused"
+        );
+    }
 
     #[test]
     fn reward_and_its_gradient_follow_the_penalty() {

@@ -146,11 +146,13 @@ pub async fn acquire_device() -> (Device, String, Option<String>) {
     }
 }
 
-async fn read_step(t: crate::nasi::StepTensors) -> Result<StepValues, ExecutionError> {
-    let trace = t.trace.into_data_async().await?;
-    let loss = t.loss.into_data_async().await?;
-    let grad = t.grad_trace.into_data_async().await?;
-    Ok(StepValues::from_data(trace, loss, grad))
+/// One read-back per step: T̃, L and ∇αT̃ packed into one tensor ([`StepTensors::packed`]).
+async fn read_step(t: crate::nasi::StepTensors) -> Result<Option<StepValues>, ExecutionError> {
+    let (packed, shape) = t.packed();
+    Ok(StepValues::from_packed(
+        packed.into_data_async().await?,
+        shape,
+    ))
 }
 
 /// The page's message for a step whose read-back failed on `device`. A lost GPU (driver reset,
@@ -252,7 +254,10 @@ pub async fn run_live(
         let t0 = now_ms();
         let PendingStep { tensors, ticket } = search.begin_step();
         let values = match read_step(tensors).await {
-            Ok(v) => v,
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return dispatch.dispatch(failed("a step read back malformed values".into()));
+            }
             Err(e) => return dispatch.dispatch(failed(describe_failure(e, &device).await)),
         };
         match search.finish_step(ticket, values) {
@@ -374,8 +379,14 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
         fd_scheme: crate::config::FdScheme::Central,
     };
     let on = |d: &Device| trace_and_alpha_grad(&cfg.init(0, d), &input, d);
-    let g = read_step(on(&gpu)).await.map_err(|e| e.to_string())?;
-    let c = read_step(on(&cpu)).await.map_err(|e| e.to_string())?;
+    let read = |t| async move {
+        read_step(t)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "a step read back malformed values".to_string())
+    };
+    let g = read(on(&gpu)).await?;
+    let c = read(on(&cpu)).await?;
     let diff: f64 = g
         .grad_trace
         .iter()
