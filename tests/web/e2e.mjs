@@ -115,6 +115,8 @@ async function deviceLost() {
     check(kept >= 1 && kept < 50, `[${name}] the steps before the loss stay on the page (${kept})`);
     check(errors.length === 0, `[${name}] no uncaught error or crash ${JSON.stringify(errors)}`);
     await page.click('button[aria-label^="reset"]');
+    // The click re-renders on the next tick: wait for the new run to leave "Failed" first.
+    await page.waitForSelector('.status:not([data-status="Failed"])', { timeout: 30_000 });
     await waitDone(page, 300_000);
     const notices = (await page.locator(".notice").allTextContents()).join(" | ");
     check((await page.getAttribute(".status", "data-status")) === "Done" && /device was lost earlier/.test(notices),

@@ -114,13 +114,7 @@ fn nb201_view(
         let (d, ctx) = (props.dispatch.clone(), props.edit.clone());
         Callback::from(move |e: MouseEvent| {
             let Some(ctx) = &ctx else { return };
-            let edge = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .and_then(|el| el.closest("[data-edge]").ok().flatten())
-                .and_then(|el| el.get_attribute("data-edge"))
-                .and_then(|v| v.parse::<usize>().ok());
-            if let Some(e) = edge.filter(|&e| e < crate::space::NUM_EDGES) {
+            if let Some(e) = edge_of(&e).filter(|&e| e < crate::space::NUM_EDGES) {
                 let mut ops = g.indices();
                 ops[e] = (ops[e] + 1) % crate::space::NUM_OPS;
                 if let Ok(next) = crate::space::Genotype::from_indices(&ops) {

@@ -23,17 +23,20 @@ pub(super) type State = UseReducerHandle<Playground>;
 
 pub(super) type Dispatch = UseReducerDispatcher<Playground>;
 
+/// The edge an event happened on: its target or an ancestor with a `data-edge` attribute.
+pub(super) fn edge_of(e: &MouseEvent) -> Option<usize> {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|el| el.closest("[data-edge]").ok().flatten())
+        .and_then(|el| el.get_attribute("data-edge"))
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 /// Dispatches the edge under the pointer (any element inside one with a `data-edge` attribute).
 pub(super) fn hover_edge(d: &Dispatch) -> Callback<MouseEvent> {
     let d = d.clone();
     Callback::from(move |e: MouseEvent| {
-        let edge = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|el| el.closest("[data-edge]").ok().flatten())
-            .and_then(|el| el.get_attribute("data-edge"))
-            .and_then(|v| v.parse::<usize>().ok());
-        d.dispatch(Action::Hover(edge));
+        d.dispatch(Action::Hover(edge_of(&e)));
     })
 }
 
