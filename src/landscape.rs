@@ -286,9 +286,15 @@ pub fn landscape_svg(l: &Landscape, f: &Frame) -> String {
         );
         let p = f.x.0 + (f.x.1 - f.x.0) * i as f64 / 4.0;
         let (x, _) = f.to_svg(p, f.y.0, 0.0);
+        // The end ticks are anchored inside the box, so their labels are not cut.
+        let anchor = match i {
+            0 => "start",
+            4 => "end",
+            _ => "middle",
+        };
         let _ = write!(
             s,
-            r##"<text x="{x:.1}" y="{ty}" font-size="10" font-family="sans-serif" text-anchor="middle">{m:.2} M</text>"##,
+            r##"<text x="{x:.1}" y="{ty}" font-size="10" font-family="sans-serif" text-anchor="{anchor}">{m:.2} M</text>"##,
             ty = H - BOTTOM + 14.0,
             m = p / 1e6
         );
