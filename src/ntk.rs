@@ -64,6 +64,17 @@ pub fn grad_norm_sq(
     }
 }
 
+impl GradNorm {
+    /// grad_norm's proxy Σ_l ‖∇θ_l L‖ over the parameter tensors (Abdelfattah et al., 2021),
+    /// read back (one scalar per tensor).
+    pub fn layer_norm_sum(&self) -> f64 {
+        self.grad
+            .iter()
+            .map(|g| (g.clone().square().sum().into_scalar::<f32>() as f64).sqrt())
+            .sum()
+    }
+}
+
 /// Σ over tensors of the sum of squares, a `[1]` tensor.
 pub fn sum_sq(v: &[Tensor<1>]) -> Tensor<1> {
     v.iter()

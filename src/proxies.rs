@@ -58,12 +58,8 @@ impl ProxyContext {
         let x = input_tensor(self.probe.batch(), dev);
         let scored = self.probe.tensors(g, exact);
         let gn = scored.grad_norm;
+        let grad_norm = gn.layer_norm_sum();
         let nasi_trace = scalar(gn.trace);
-        let grad_norm: f64 = gn
-            .grad
-            .iter()
-            .map(|g| scalar(g.clone().square().sum()).sqrt())
-            .sum();
 
         // SynFlow: |θ|, no batch norm, all-ones input of batch 1.
         let plain = net.without_batch_norm();

@@ -144,17 +144,10 @@ impl Refiner {
             (Scorer::Darts(probe), AnyGenotype::Darts(g)) => {
                 let t = needs_net.then(|| probe.tensors(g, false).grad_norm);
                 let (trace, grad_norm) = t.map_or((f64::NAN, f64::NAN), |gn| {
-                    let norm = gn
-                        .grad
-                        .iter()
-                        .map(|v| (v.clone().square().sum().into_scalar::<f32>() as f64).sqrt())
-                        .sum();
+                    let norm = gn.layer_norm_sum();
                     (gn.trace.into_scalar::<f32>() as f64, norm)
                 });
-                let params = crate::net::darts::count(&crate::net::darts::eval_specs(
-                    g,
-                    &crate::net::darts::DartsConfig::EVAL,
-                )) as f64;
+                let params = crate::net::darts::eval_params(g) as f64;
                 let get = |p: Proxy| match p {
                     Proxy::Params => params,
                     Proxy::NasiTrace => trace,

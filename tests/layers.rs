@@ -75,29 +75,42 @@ fn visit(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn no_module_names_a_higher_layer() {
+/// The engine's source files that belong to a layer (not the crate root, the binaries or a
+/// module's `tests.rs`), as (path below `src/`, top-level module, text without comments and
+/// tests).
+fn layered_files() -> Vec<(std::path::PathBuf, String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     visit(&src, &mut files);
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let rel = f.strip_prefix(&src).unwrap().to_path_buf();
+            let top = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
+            if matches!(top.as_str(), "lib" | "main" | "bin") || rel.ends_with("tests.rs") {
+                return None;
+            }
+            let text = code(&std::fs::read_to_string(&f).unwrap());
+            Some((rel, top, text))
+        })
+        .collect()
+}
+
+#[test]
+fn no_module_names_a_higher_layer() {
     let mut checked = 0;
     let mut wrong = Vec::new();
-    for f in &files {
-        let rel = f.strip_prefix(&src).unwrap();
-        let top = rel
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy()
-            .trim_end_matches(".rs")
-            .to_string();
-        if matches!(top.as_str(), "lib" | "main" | "bin") || rel.ends_with("tests.rs") {
-            continue;
-        }
-        let own = layer_of(&top)
+    for (rel, top, text) in &layered_files() {
+        let own = layer_of(top)
             .unwrap_or_else(|| panic!("src/{} is in no layer of this test", rel.display()));
-        for m in named(&code(&std::fs::read_to_string(f).unwrap())) {
+        for m in named(text) {
             // `crate::cpu_device` and the like: the crate root's own items.
             let Some(other) = layer_of(&m) else { continue };
             if other > own {
@@ -138,28 +151,12 @@ fn the_check_sees_a_violation() {
 /// read it. Only `space/nb201/table.rs` itself, the drawing and reporting layer and the faces do.
 #[test]
 fn nothing_below_the_reports_names_the_accuracy_table() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    visit(&src, &mut files);
     let reports = layer_of("plot").unwrap();
     let mut wrong = Vec::new();
-    for f in &files {
-        let rel = f.strip_prefix(&src).unwrap();
-        let top = rel
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy();
-        let top = top.trim_end_matches(".rs");
-        if matches!(top, "lib" | "main" | "bin")
-            || rel.ends_with("tests.rs")
-            || rel.ends_with("space/nb201/table.rs")
-            || layer_of(top).is_some_and(|l| l >= reports)
-        {
+    for (rel, top, c) in &layered_files() {
+        if rel.ends_with("space/nb201/table.rs") || layer_of(top).is_some_and(|l| l >= reports) {
             continue;
         }
-        let c = code(&std::fs::read_to_string(f).unwrap());
         if c.contains("table::") || c.contains("Accuracies") {
             wrong.push(format!("src/{}", rel.display()));
         }

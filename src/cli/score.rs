@@ -7,7 +7,6 @@ use serde_json::json;
 use super::args::*;
 use super::run::*;
 use crate::config::SearchConfig;
-use crate::net::darts::{DartsConfig, count, eval_specs};
 use crate::space::{AnyGenotype, Genotype, SpaceKind};
 
 /// T̃, exact trace and NTK spectrum of one standalone cell network.
@@ -28,7 +27,7 @@ pub(crate) fn score_cell(g: &Genotype, cfg: &SearchConfig, exact: bool) -> Resul
 /// evaluation network's at DARTS's C = 36, 20 cells.
 fn score_darts(g: &crate::space::darts::Genotype, cfg: &SearchConfig) -> Result<CellScore> {
     let t = crate::score::darts_cell_tensors(cfg, g, true, &select_device()?)?;
-    let params = count(&eval_specs(g, &DartsConfig::EVAL));
+    let params = crate::net::darts::eval_params(g);
     read_score(t, cfg, params)
 }
 

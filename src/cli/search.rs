@@ -79,12 +79,7 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
             dir.display()
         );
         // The final pick's evaluation network (the second stage's pick when it ran).
-        let params = result.pick().darts().map(|g| {
-            crate::net::darts::count(&crate::net::darts::eval_specs(
-                g,
-                &crate::net::darts::DartsConfig::EVAL,
-            ))
-        });
+        let params = result.pick().darts().map(crate::net::darts::eval_params);
         if let Some(p) = params {
             eprintln!(
                 "evaluation network (C = 36, 20 cells, no auxiliary head): {p} parameters \

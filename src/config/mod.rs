@@ -218,17 +218,11 @@ pub struct SearchConfig {
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
     #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.final_norm))]
-    #[serde(default = "yes")]
     pub final_norm: bool,
     /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
     /// `forward` (2 passes).
     #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.fd_scheme))]
     pub fd_scheme: FdScheme,
-}
-
-/// `true`, for fields whose absence in an older file means "as before".
-fn yes() -> bool {
-    true
 }
 
 impl SearchConfig {

@@ -102,18 +102,6 @@ impl StepValues {
             grad_trace: ArchTable::from_values(ops, v[2..].to_vec()),
         })
     }
-
-    /// Assembles host values from read-back tensor data.
-    pub fn from_data(trace: TensorData, loss: TensorData, grad: TensorData) -> Self {
-        let scalar = |d: TensorData| d.try_to_vec::<f32>().expect("f32 data")[0];
-        let ops = *grad.shape().last().expect("a [rows, ops] gradient");
-        let g = grad.try_to_vec::<f32>().expect("f32 data");
-        StepValues {
-            trace: scalar(trace),
-            loss: scalar(loss),
-            grad_trace: ArchTable::from_values(ops, g),
-        }
-    }
 }
 
 /// The ingredients of one step: a batch, Gumbel noise and the relaxation's settings.

@@ -14,7 +14,7 @@ use crate::nasi::{
     AlphaAccumulator, ArchTable, StepInput, StepValues, frobenius_norm, reward, reward_grad,
     trace_and_alpha_grad,
 };
-use crate::net::darts::{DartsConfig, DartsSupernet, count, eval_specs};
+use crate::net::darts::{DartsSupernet, count, eval_params};
 use crate::net::supernet::Supernet;
 use crate::space::arch::by_cell;
 use crate::space::{AnyGenotype, SpaceKind};
@@ -354,9 +354,7 @@ impl Search {
             op_indices: genotype
                 .nb201()
                 .map_or(Vec::new(), |g| g.indices().to_vec()),
-            params: genotype
-                .darts()
-                .map(|g| count(&eval_specs(g, &DartsConfig::EVAL))),
+            params: genotype.darts().map(eval_params),
             probs: alpha.softmax_rows(),
             alpha,
             refined: None,

@@ -184,6 +184,13 @@ pub fn count(specs: &[ParamSpec]) -> usize {
     specs.iter().map(ParamSpec::numel).sum()
 }
 
+/// Parameters of `genotype`'s evaluation network at DARTS's CIFAR-10 size (C = 36, 20 cells, no
+/// auxiliary head), as `count_parameters_in_MB` counts them: the figure results, the CLI, the
+/// page and the second stage report.
+pub fn eval_params(genotype: &Genotype) -> usize {
+    count(&eval_specs(genotype, &DartsConfig::EVAL))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! for NB201, its benchmark accuracy.
 
 use super::*;
-use crate::net::darts::{DartsConfig, count, eval_specs};
 use crate::space::nb201::table::Accuracies;
 use crate::space::{AnyGenotype, ArchTable};
 use crate::web::state::Action;
@@ -80,7 +79,7 @@ pub(super) fn CellView(props: &CellProps) -> Html {
         AnyGenotype::Darts(d) => d,
     };
     {
-        let params = count(&eval_specs(&d, &DartsConfig::EVAL));
+        let params = crate::net::darts::eval_params(&d);
         html! {
             <div class="cell darts">
                 <div class="cell-svg">{ raw_svg(svg) }</div>
