@@ -15,7 +15,7 @@
 
 use burn::tensor::{Gradients, Tensor};
 
-use crate::loss::cross_entropy;
+use crate::loss::LossKind;
 
 /// Makes a tracked copy of each parameter (a fresh autodiff leaf that retains its gradient).
 pub fn tracked(params: &[Tensor<1>]) -> Vec<Tensor<1>> {
@@ -29,7 +29,7 @@ pub fn tracked(params: &[Tensor<1>]) -> Vec<Tensor<1>> {
 pub struct GradNorm {
     /// T̃ = ‖∇θL‖², a `[1]` tensor.
     pub trace: Tensor<1>,
-    /// L, the mean cross-entropy, a `[1]` tensor.
+    /// L (the mean cross-entropy unless another loss was asked for), a `[1]` tensor.
     pub loss: Tensor<1>,
     /// v = ∇θL, one untracked tensor per parameter (zeros for unused parameters).
     pub grad: Vec<Tensor<1>>,
@@ -43,10 +43,21 @@ pub struct GradNorm {
 pub fn grad_norm_sq(
     params: &[Tensor<1>],
     onehot: Tensor<2>,
+    logits: impl FnMut(&[Tensor<1>]) -> Tensor<2>,
+) -> GradNorm {
+    grad_norm_sq_of(LossKind::CrossEntropy, params, onehot, logits)
+}
+
+/// [`grad_norm_sq`] of another loss: T̃ = ‖∇θ L‖² with L = `loss` of the logits `[b, K]`
+/// against `onehot` `[b, K]` (the search's `--loss`, a diagnostic of eq. 12's choice of L).
+pub fn grad_norm_sq_of(
+    loss: LossKind,
+    params: &[Tensor<1>],
+    onehot: Tensor<2>,
     mut logits: impl FnMut(&[Tensor<1>]) -> Tensor<2>,
 ) -> GradNorm {
     let t = tracked(params);
-    let loss = cross_entropy(logits(&t), onehot.autodiff());
+    let loss = loss.of(logits(&t), onehot.autodiff());
     let grads = loss.backward();
     let grad: Vec<Tensor<1>> = t
         .iter()

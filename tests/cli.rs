@@ -355,6 +355,18 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "mu must be a non-negative number",
         ),
         (
+            vec!["search", "--relinearise", "60"],
+            "relinearise must be a number in 0..=50",
+        ),
+        (
+            vec!["search", "--space", "darts", "--init", "kaiming"],
+            "init is NB201's diagnostic",
+        ),
+        (
+            vec!["search", "--space", "darts", "--bn-affine", "true"],
+            "bn-affine is NB201's diagnostic",
+        ),
+        (
             vec!["search", "--nb201", "/no/such/table.csv"],
             "cannot read NB201 table",
         ),
@@ -647,6 +659,37 @@ fn a_darts_genotype_is_scored_and_mismatched_spaces_are_named() {
 /// `--exclude-none` (default true) leaves `none` out of NB201's final argmax; `false` is the
 /// paper's plain argmax. On the tiny shape both runs see the same α, and only the none edges of
 /// the plain pick change.
+/// `--relinearise S` runs 2T steps, the second T around the first pass's cell, and says so in
+/// the result and the trajectory; the diagnostics' flags reach the run's config.
+#[test]
+fn a_relinearised_search_records_both_passes() {
+    let dir = tmp("relin");
+    let v = search_json(
+        &["--relinearise", "4", "--loss", "mse", "--init", "kaiming"],
+        &dir,
+    );
+    let t = v["config"]["steps"].as_u64().unwrap();
+    assert_eq!(v["steps"].as_u64().unwrap(), 2 * t);
+    assert_eq!(v["config"]["relinearise"], 4.0);
+    assert_eq!(v["config"]["loss"], "mse");
+    assert_eq!(v["config"]["init"], "kaiming");
+    let run = PathBuf::from(v["run_dir"].as_str().unwrap());
+    let traj = std::fs::read_to_string(run.join("trajectory.jsonl")).unwrap();
+    let steps: Vec<Value> = traj
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["type"] == "step")
+        .collect();
+    assert_eq!(steps.len() as u64, 2 * t);
+    assert_eq!(
+        v["first_pass"],
+        steps[t as usize - 1]["data"]["genotype"],
+        "the first pass ends with step T's cell"
+    );
+    let plain = search_json(&[], &tmp("relin-plain"));
+    assert!(plain.get("first_pass").is_none());
+}
+
 #[test]
 fn exclude_none_changes_only_the_none_edges_of_the_pick() {
     let (a, b) = (tmp("none-a"), tmp("none-b"));

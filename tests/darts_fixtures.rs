@@ -56,6 +56,7 @@ fn check(name: &str, fd_scheme: FdScheme, b: Bounds) {
         hard: c.hard,
         fd_radius: b.radius,
         fd_scheme,
+        loss: nasi::loss::LossKind::CrossEntropy,
     };
     let got = trace_and_alpha_grad(&net, &input, &device).read();
     let e = &f.expected;

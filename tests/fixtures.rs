@@ -57,6 +57,7 @@ fn check(name: &str, fd_scheme: FdScheme, bound: GradBound) {
             1e-3
         },
         fd_scheme,
+        loss: nasi::loss::LossKind::CrossEntropy,
     };
     let got = trace_and_alpha_grad(&net, &input, &device).read();
     let e = &f.expected;

@@ -16,7 +16,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 use nasi::config::url::{ViewState, decode, encode};
-use nasi::config::{DataSpec, FdScheme, NuRule, PRESETS, SearchConfig, file_keys, preset};
+use nasi::config::{
+    DataSpec, FdScheme, InitKind, LossKind, NuRule, PRESETS, SearchConfig, file_keys, preset,
+};
 use nasi::data::{CIFAR_RECORD, Cifar10};
 use nasi::search::{SearchEvent, parse_result, parse_trajectory};
 use nasi::space::nb201::table::Table;
@@ -146,6 +148,18 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     fd_radius,
                     exclude_none: seed % 2 == 1,
                     final_norm: darts || steps % 3 != 0,
+                    relinearise: (steps % 5) as f64 * 1.5,
+                    loss: if steps % 4 == 0 {
+                        LossKind::Mse
+                    } else {
+                        LossKind::CrossEntropy
+                    },
+                    init: if !darts && seed % 3 == 0 {
+                        InitKind::Kaiming
+                    } else {
+                        InitKind::Default
+                    },
+                    bn_affine: !darts && batch % 2 == 0,
                     refine: (steps % 7) * 100,
                     refine_with: [
                         "synflow,naswot,params",

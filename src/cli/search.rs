@@ -58,6 +58,13 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
         println!("{v}");
     } else {
         println!("{}", result.pick());
+        if let Some(first) = &result.first_pass {
+            eprintln!(
+                "re-linearised (--relinearise {}, our extension): the second pass's {} steps took \
+                 their gradients around the first pass's cell {first}",
+                config.relinearise, config.steps
+            );
+        }
         if let Some(r) = &result.refined {
             eprintln!(
                 "second stage (--refine {}, our extension): {} candidates by α* scored with {} \

@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::loss::LossKind;
+pub use crate::net::supernet::InitKind;
 pub use crate::space::SpaceKind;
 
 /// How the threshold ν of the penalty μ·max(0, T̃ − ν) (paper eq. 8) is set.
@@ -219,6 +221,32 @@ pub struct SearchConfig {
     /// passes over parameter-free ops. A file without the key means `true`.
     #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.final_norm))]
     pub final_norm: bool,
+    /// Re-linearise Algorithm 1 around its own pick (our extension; 0 = off, the default): after
+    /// the T steps at α = 0, a second pass of T steps takes G_t = ∇αR at α₀ = S·onehot(pick),
+    /// where the pick is the first pass's derived cell and S this value, so each step's relaxed
+    /// cell mostly keeps the first pass's ops and every edge's gradient is taken in the context
+    /// of the others (eq. 18 accumulated afresh; the result is the second pass's cell). The
+    /// search then has 2T steps.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.relinearise))]
+    #[serde(default)]
+    pub relinearise: f64,
+    /// The estimator's loss L (eq. 12): `ce` (cross-entropy, the paper's) or `mse` (mean squared
+    /// error against the one-hot labels, the NTK theory's usual loss), a diagnostic of the
+    /// quality issue.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.loss))]
+    #[serde(default)]
+    pub loss: LossKind,
+    /// NB201 only: the weights at initialisation, `default` (PyTorch's U(±1/√fan_in), NB201's)
+    /// or `kaiming` (N(0, 2/fan_in), TE-NAS's), a diagnostic of the quality issue.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.init))]
+    #[serde(default)]
+    pub init: InitKind,
+    /// NB201 only: batch norms with affine parameters (γ = 1, β = 0 at initialisation, counted in
+    /// θ and so in T̃) instead of NB201's search-time non-affine ones, a diagnostic of the quality
+    /// issue.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.bn_affine))]
+    #[serde(default)]
+    pub bn_affine: bool,
     /// Finite-difference scheme of the Hessian-vector product: `central` (3 passes) or
     /// `forward` (2 passes).
     #[cfg_attr(not(target_family = "wasm"), arg(long, value_enum, default_value_t = SearchConfig::DEFAULT.fd_scheme))]
@@ -245,6 +273,10 @@ impl SearchConfig {
         fd_radius: 1e-3,
         exclude_none: true,
         final_norm: true,
+        relinearise: 0.0,
+        loss: LossKind::CrossEntropy,
+        init: InitKind::Default,
+        bn_affine: false,
         refine: 64,
         refine_with: ProxyList(std::borrow::Cow::Borrowed(&[
             Proxy::Synflow,
@@ -380,13 +412,25 @@ impl SearchConfig {
     }
 
     /// The NB201 supernet these settings describe, built with the seed's weights on `device`
-    /// (without the final batch norm when `final_norm` is off).
+    /// (`init`'s weights, affine norms with `bn_affine`, no final batch norm when `final_norm`
+    /// is off).
     pub fn init_supernet(&self, device: &burn::tensor::Device) -> crate::net::supernet::Supernet {
-        let net = self.supernet().init(self.seed, device);
+        let net = self
+            .supernet()
+            .init_with(self.seed, self.init, self.bn_affine, device);
         if self.final_norm {
             net
         } else {
             net.without_final_norm()
+        }
+    }
+
+    /// Steps the search runs: T, or 2T when it re-linearises (`relinearise` > 0).
+    pub fn total_steps(&self) -> usize {
+        if self.relinearise > 0.0 {
+            2 * self.steps
+        } else {
+            self.steps
         }
     }
 
@@ -476,6 +520,28 @@ impl SearchConfig {
             return bad(
                 "fd-radius",
                 format!("fd-radius must be in (0, 1), got {}", self.fd_radius),
+            );
+        }
+        if !(self.relinearise.is_finite() && (0.0..=50.0).contains(&self.relinearise)) {
+            return bad(
+                "relinearise",
+                format!(
+                    "relinearise must be a number in 0..=50 (0 = off), got {}",
+                    self.relinearise
+                ),
+            );
+        }
+        if self.space == SpaceKind::Darts && self.init != InitKind::Default {
+            return bad(
+                "init",
+                "init is NB201's diagnostic: DARTS's networks keep PyTorch's default".into(),
+            );
+        }
+        if self.space == SpaceKind::Darts && self.bn_affine {
+            return bad(
+                "bn-affine",
+                "bn-affine is NB201's diagnostic: DARTS's search network keeps non-affine norms"
+                    .into(),
             );
         }
         if self.space == SpaceKind::Darts && !self.final_norm {

@@ -18,10 +18,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
-use crate::loss::{cross_entropy, one_hot};
+use crate::loss::{LossKind, one_hot};
 use crate::net::Relaxed;
 use crate::net::supernet::input_tensor;
-use crate::ntk::grad_norm_sq;
+use crate::ntk::grad_norm_sq_of;
 
 pub use crate::space::ArchTable;
 
@@ -118,6 +118,8 @@ pub struct StepInput<'a> {
     pub fd_radius: f64,
     /// Central (3 passes) or forward (2 passes) difference.
     pub fd_scheme: FdScheme,
+    /// The loss L whose gradient norm is T̃ (eq. 12; cross-entropy unless diagnosing).
+    pub loss: LossKind,
 }
 
 /// T̃ and ∇αT̃ at α = 0 for one batch and Gumbel sample: three forward and three backward passes
@@ -144,7 +146,7 @@ pub fn trace_and_alpha_grad<N: Relaxed>(
     };
     let w0 = relaxed_weights(alpha_0.clone(), input.gumbel, input.tau, choice.as_deref());
     let mut tape = net.recording_tape();
-    let gn = grad_norm_sq(net.params(), onehot.clone(), |p| {
+    let gn = grad_norm_sq_of(input.loss, net.params(), onehot.clone(), |p| {
         net.forward_relaxed(p, x.clone(), w0.clone(), &mut tape)
     });
     let inv_norm = gn.trace.clone().sqrt().recip();
@@ -162,7 +164,7 @@ pub fn trace_and_alpha_grad<N: Relaxed>(
         let w = relaxed_weights(alpha.clone(), input.gumbel, input.tau, choice.as_deref());
         let mut replay = N::replay(&tape);
         let logits = net.forward_relaxed(&params, x.clone(), w, &mut replay);
-        let loss = cross_entropy(logits, onehot.clone().autodiff());
+        let loss = input.loss.of(logits, onehot.clone().autodiff());
         let grads = loss.backward();
         alpha.grad(&grads).expect("α is tracked")
     };
@@ -207,17 +209,19 @@ fn tracked_alpha(alpha0: &Tensor<2>) -> Tensor<2> {
     alpha0.clone().inner().autodiff().require_grad()
 }
 
-/// T̃ of a relaxed cell with the ReLUs in `tape`'s mode, as an `f64` (for brute-force checks).
+/// T̃ of a relaxed cell under `loss` with the ReLUs in `tape`'s mode, as an `f64` (for
+/// brute-force checks).
 pub fn relaxed_trace<N: Relaxed>(
     net: &N,
     batch: &Batch,
     weights: Tensor<2>,
     tape: &mut N::Tape,
+    loss: LossKind,
     device: &Device,
 ) -> f64 {
     let x = input_tensor(batch, device).autodiff();
     let onehot = one_hot(&batch.labels, net.classes(), device);
-    let gn = grad_norm_sq(net.params(), onehot, |p| {
+    let gn = grad_norm_sq_of(loss, net.params(), onehot, |p| {
         net.forward_relaxed(p, x.clone(), weights.clone(), tape)
     });
     gn.trace.into_scalar::<f32>() as f64

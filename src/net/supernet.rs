@@ -71,6 +71,42 @@ impl ParamSpec {
     }
 }
 
+/// How the supernet's weights are drawn at initialisation (`--init`, NB201 only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(not(target_family = "wasm"), derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum InitKind {
+    /// PyTorch's default for convs and linear layers, U(±1/√fan_in) (bias likewise): NB201's
+    /// and HNAS's networks.
+    #[default]
+    Default,
+    /// Kaiming-normal, fan-in, ReLU gain: N(0, 2/fan_in) for the convs and the head's weight,
+    /// head bias 0 (TE-NAS's and AZ-NAS's initialisation).
+    Kaiming,
+}
+
+impl std::fmt::Display for InitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InitKind::Default => "default",
+            InitKind::Kaiming => "kaiming",
+        })
+    }
+}
+
+/// What a parameter tensor is filled with at initialisation.
+#[derive(Clone, Copy, Debug)]
+enum Fill {
+    /// A conv's or the head's weight: `InitKind`'s law with this fan-in.
+    Weight(usize),
+    /// The head's bias, with the head's fan-in.
+    Bias(usize),
+    /// A batch norm's γ (1).
+    Ones,
+    /// A batch norm's β (0).
+    Zeros,
+}
+
 #[derive(Clone, Debug)]
 enum Layer {
     Cell {
@@ -94,6 +130,11 @@ pub struct Supernet {
     params: Vec<Tensor<1>>,
     batch_norm: bool,
     final_norm: bool,
+    /// With affine batch norms: (γ, β) parameter indices of the norm after each conv, by the
+    /// conv's parameter index (`None` for convs without one, and for all without `bn_affine`).
+    affine: Vec<Option<(usize, usize)>>,
+    /// (γ, β) of the batch norm before the head, with affine norms.
+    final_affine: Option<(usize, usize)>,
     stem: usize,
     layers: Vec<Layer>,
     head: (usize, usize),
@@ -173,13 +214,48 @@ impl SupernetConfig {
     /// U(±1/√fan_in), the head's bias likewise) drawn from `seed`'s init stream on the host, so a
     /// seed gives the same weights on every backend.
     pub fn init(&self, seed: u64, device: &Device) -> Supernet {
+        self.init_with(seed, InitKind::Default, false, device)
+    }
+
+    /// [`SupernetConfig::init`] with the quality issue's diagnostics: the weights' law `init`,
+    /// and with `bn_affine` a γ (1) and β (0) of `[channels]` after every batch norm's conv
+    /// (named `CONV.bn.weight` / `CONV.bn.bias`, right after it) and before the head
+    /// (`lastact.bn.*`), which then are part of θ and of T̃ = ‖∇θL‖² (eq. 12). The defaults
+    /// (`Default`, no affine) give exactly [`SupernetConfig::init`]'s network.
+    pub fn init_with(
+        &self,
+        seed: u64,
+        init: InitKind,
+        bn_affine: bool,
+        device: &Device,
+    ) -> Supernet {
         let mut specs = Vec::new();
-        let mut add = |name: String, shape: Vec<usize>| {
-            specs.push(ParamSpec { name, shape });
-            specs.len() - 1
+        let mut fills = Vec::new();
+        let mut affine_of = Vec::new();
+        // A conv's weight; with `normed` and affine norms, its batch norm's γ and β after it.
+        let mut conv = |name: String, shape: Vec<usize>, normed: bool| {
+            let fan_in = shape[1..].iter().product();
+            let co = shape[0];
+            specs.push(ParamSpec {
+                name: name.clone(),
+                shape,
+            });
+            fills.push(Fill::Weight(fan_in));
+            let i = specs.len() - 1;
+            if normed && bn_affine {
+                for (part, fill) in [("weight", Fill::Ones), ("bias", Fill::Zeros)] {
+                    specs.push(ParamSpec {
+                        name: format!("{name}.bn.{part}"),
+                        shape: vec![co],
+                    });
+                    fills.push(fill);
+                }
+                affine_of.push((i, (i + 1, i + 2)));
+            }
+            i
         };
         let c = self.channels;
-        let stem = add("stem.conv".into(), vec![c, 3, 3, 3]);
+        let stem = conv("stem.conv".into(), vec![c, 3, 3, 3], true);
         let mut layers = Vec::new();
         let mut ch = c;
         for stage in 0..3 {
@@ -187,9 +263,9 @@ impl SupernetConfig {
                 let (ci, co) = (ch, ch * 2);
                 let p = format!("reduce{stage}");
                 layers.push(Layer::ResBlock {
-                    conv_a: add(format!("{p}.conv_a"), vec![co, ci, 3, 3]),
-                    conv_b: add(format!("{p}.conv_b"), vec![co, co, 3, 3]),
-                    down: add(format!("{p}.down"), vec![co, ci, 1, 1]),
+                    conv_a: conv(format!("{p}.conv_a"), vec![co, ci, 3, 3], true),
+                    conv_b: conv(format!("{p}.conv_b"), vec![co, co, 3, 3], true),
+                    down: conv(format!("{p}.down"), vec![co, ci, 1, 1], false),
                 });
                 ch = co;
             }
@@ -197,31 +273,57 @@ impl SupernetConfig {
                 let edges = std::array::from_fn(|e| {
                     let p = format!("stage{stage}.cell{cell}.edge{e}");
                     (
-                        add(format!("{p}.conv1x1"), vec![ch, ch, 1, 1]),
-                        add(format!("{p}.conv3x3"), vec![ch, ch, 3, 3]),
+                        conv(format!("{p}.conv1x1"), vec![ch, ch, 1, 1], true),
+                        conv(format!("{p}.conv3x3"), vec![ch, ch, 3, 3], true),
                     )
                 });
                 layers.push(Layer::Cell { edges });
             }
         }
+        let mut add = |name: &str, shape: Vec<usize>, fill: Fill| {
+            specs.push(ParamSpec {
+                name: name.into(),
+                shape,
+            });
+            fills.push(fill);
+            specs.len() - 1
+        };
+        let final_affine = bn_affine.then(|| {
+            (
+                add("lastact.bn.weight", vec![ch], Fill::Ones),
+                add("lastact.bn.bias", vec![ch], Fill::Zeros),
+            )
+        });
         let head = (
-            add("head.weight".into(), vec![self.classes, ch]),
-            add("head.bias".into(), vec![self.classes]),
+            add("head.weight", vec![self.classes, ch], Fill::Weight(ch)),
+            add("head.bias", vec![self.classes], Fill::Bias(ch)),
         );
+        let mut affine = vec![None; specs.len()];
+        for (conv, norm) in affine_of {
+            affine[conv] = Some(norm);
+        }
         let mut r = rng(seed, RngStream::Init);
         let params = specs
             .iter()
-            .map(|s| {
-                let fan_in = if s.shape.len() == 1 {
-                    ch
-                } else {
-                    s.shape[1..].iter().product()
+            .zip(&fills)
+            .map(|(s, &fill)| {
+                let n = s.numel();
+                let v: Vec<f32> = match (fill, init) {
+                    (Fill::Ones, _) => vec![1.0; n],
+                    (Fill::Zeros, _) | (Fill::Bias(_), InitKind::Kaiming) => vec![0.0; n],
+                    (Fill::Weight(fan_in) | Fill::Bias(fan_in), InitKind::Default) => {
+                        let bound = 1.0 / (fan_in as f32).sqrt();
+                        (0..n).map(|_| r.random_range(-bound..bound)).collect()
+                    }
+                    (Fill::Weight(fan_in), InitKind::Kaiming) => {
+                        let std = (2.0 / fan_in as f32).sqrt();
+                        crate::data::normal(&mut r, n)
+                            .into_iter()
+                            .map(|z| z * std)
+                            .collect()
+                    }
                 };
-                let bound = 1.0 / (fan_in as f32).sqrt();
-                let v: Vec<f32> = (0..s.numel())
-                    .map(|_| r.random_range(-bound..bound))
-                    .collect();
-                Tensor::from_data(TensorData::new(v, [s.numel()]), device)
+                Tensor::from_data(TensorData::new(v, [n]), device)
             })
             .collect();
         Supernet {
@@ -230,6 +332,8 @@ impl SupernetConfig {
             params,
             batch_norm: true,
             final_norm: true,
+            affine,
+            final_affine,
             stem,
             layers,
             head,
@@ -261,6 +365,34 @@ impl Supernet {
         if self.batch_norm { batch_norm(x) } else { x }
     }
 
+    /// The batch norm after conv `conv` (a parameter index), with its γ and β from `params`
+    /// when the norms are affine: `[b, c, h, w]` → the same.
+    fn bn_after(&self, params: &[Tensor<1>], conv: usize, x: Tensor<4>) -> Tensor<4> {
+        self.affine_bn(params, self.affine[conv], x)
+    }
+
+    fn affine_bn(
+        &self,
+        params: &[Tensor<1>],
+        affine: Option<(usize, usize)>,
+        x: Tensor<4>,
+    ) -> Tensor<4> {
+        let y = self.bn(x);
+        match affine {
+            Some((g, b)) if self.batch_norm => {
+                let c = y.dims()[1];
+                y * params[g].clone().reshape([1, c, 1, 1])
+                    + params[b].clone().reshape([1, c, 1, 1])
+            }
+            _ => y,
+        }
+    }
+
+    /// Whether the batch norms carry γ and β (`bn_affine`).
+    fn is_affine(&self) -> bool {
+        self.final_affine.is_some()
+    }
+
     /// Names and shapes of [`Supernet::params`], in order.
     pub fn specs(&self) -> &[ParamSpec] {
         &self.specs
@@ -286,8 +418,13 @@ impl Supernet {
             for l in &self.layers {
                 if let Layer::Cell { edges } = l {
                     for (e, &(c1, c3)) in edges.iter().enumerate() {
-                        used[c1] = g.ops[e] == Op::NorConv1x1;
-                        used[c3] = g.ops[e] == Op::NorConv3x3;
+                        for (conv, op) in [(c1, Op::NorConv1x1), (c3, Op::NorConv3x3)] {
+                            let on = g.ops[e] == op;
+                            used[conv] = on;
+                            if let Some((gamma, beta)) = self.affine[conv] {
+                                (used[gamma], used[beta]) = (on, on);
+                            }
+                        }
                     }
                 }
             }
@@ -311,7 +448,7 @@ impl Supernet {
     ) -> Tensor<2> {
         let p = |i: usize| params[i].clone();
         let sh = |i: usize| self.specs[i].shape.as_slice();
-        let mut h = self.bn(conv(x, p(self.stem), sh(self.stem), 1));
+        let mut h = self.bn_after(params, self.stem, conv(x, p(self.stem), sh(self.stem), 1));
         // Per-edge weights of the four ops other than `none` (`[4]` each, in `Op` order), sliced
         // once for all cells. `none` contributes 0·w_none; its weight still shapes the softmax
         // through which α receives gradient.
@@ -365,9 +502,11 @@ impl Supernet {
                                         .clone();
                                     let y1 = conv(r.clone(), p(c1), sh(c1), 1);
                                     let y3 = conv(r, p(c3), sh(c3), 1);
-                                    Some(if self.batch_norm {
+                                    Some(if self.batch_norm && !self.is_affine() {
                                         kernels::mixed_edge(x, y1, y3, pool, w[e].clone())
                                     } else {
+                                        let y1 = self.bn_after(params, c1, y1);
+                                        let y3 = self.bn_after(params, c3, y3);
                                         kernels::mix([x, y1, y3, pool], w[e].clone())
                                     })
                                 }
@@ -376,12 +515,16 @@ impl Supernet {
                                     match g.ops[e] {
                                         Op::None => None,
                                         Op::SkipConnect => Some(x),
-                                        Op::NorConv1x1 => {
-                                            Some(self.bn(conv(tape.relu(x), p(c1), sh(c1), 1)))
-                                        }
-                                        Op::NorConv3x3 => {
-                                            Some(self.bn(conv(tape.relu(x), p(c3), sh(c3), 1)))
-                                        }
+                                        Op::NorConv1x1 => Some(self.bn_after(
+                                            params,
+                                            c1,
+                                            conv(tape.relu(x), p(c1), sh(c1), 1),
+                                        )),
+                                        Op::NorConv3x3 => Some(self.bn_after(
+                                            params,
+                                            c3,
+                                            conv(tape.relu(x), p(c3), sh(c3), 1),
+                                        )),
                                         Op::AvgPool3x3 => Some(avg_pool_3x3(x)),
                                     }
                                 }
@@ -407,14 +550,21 @@ impl Supernet {
                     conv_b,
                     down,
                 } => {
-                    let a = self.bn(conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2));
-                    let b = self.bn(conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1));
+                    let a = conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2);
+                    let a = self.bn_after(params, *conv_a, a);
+                    let b = conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1);
+                    let b = self.bn_after(params, *conv_b, b);
                     let s = conv(kernels::avg_pool_2x2(h), p(*down), sh(*down), 1);
                     b + s
                 }
             };
         }
-        let h = tape.relu(if self.final_norm { self.bn(h) } else { h });
+        let h = if self.final_norm {
+            self.affine_bn(params, self.final_affine, h)
+        } else {
+            h
+        };
+        let h = tape.relu(h);
         let [b, c, _, _] = h.dims();
         let feat = h.mean_dim(3).mean_dim(2).reshape([b, c]);
         let (wi, bi) = self.head;
@@ -461,6 +611,109 @@ mod tests {
                 assert_eq!(cfg.num_params(&g), net.num_params(Some(&g)), "{g}");
             }
         }
+    }
+
+    #[test]
+    fn affine_norms_start_as_the_identity_and_add_their_gradients() {
+        let cfg = SupernetConfig {
+            channels: 4,
+            cells: 1,
+            classes: 10,
+            size: 8,
+        };
+        let dev = crate::cpu_device();
+        let plain = cfg.init(3, &dev);
+        let affine = cfg.init_with(3, InitKind::Default, true, &dev);
+        assert_eq!(
+            cfg.init_with(3, InitKind::Default, false, &dev).params()[0]
+                .clone()
+                .into_data(),
+            plain.params()[0].clone().into_data(),
+            "the defaults are init's network"
+        );
+        // γ, β after the stem (C), the 12 edge convs of each stage's cell (C, 2C, 4C), the two
+        // convs of each residual block (2C, 4C), and before the head (4C).
+        let c = 4;
+        let extra = 2 * (c + 12 * 7 * c + 2 * 2 * c + 2 * 4 * c + 4 * c);
+        assert_eq!(affine.num_params(None), plain.num_params(None) + extra);
+        let batch = crate::data::Sampler::new(&crate::data::DataSpec::Gaussian, 0, 4, 8, 10)
+            .unwrap()
+            .next_batch();
+        let g: Genotype = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+        // Its three convolutions per cell keep their norms.
+        let one_conv_each = 2 * (c + 3 * 7 * c + 2 * 2 * c + 2 * 4 * c + 4 * c);
+        assert_eq!(
+            affine.num_params(Some(&g)),
+            plain.num_params(Some(&g)) + one_conv_each,
+            "only the chosen convs' norms count"
+        );
+        let run = |net: &Supernet| {
+            let x = input_tensor(&batch, &dev);
+            let onehot = crate::loss::one_hot(&batch.labels, 10, &dev);
+            let y = net.forward(
+                net.params(),
+                x.clone(),
+                &CellMix::Fixed(g),
+                &mut ReluTape::Free,
+            );
+            let gn = crate::ntk::grad_norm_sq(net.params(), onehot, |p| {
+                net.forward(
+                    p,
+                    x.clone().autodiff(),
+                    &CellMix::Fixed(g),
+                    &mut ReluTape::Free,
+                )
+            });
+            (
+                y.into_data().try_to_vec::<f32>().unwrap(),
+                gn.trace.into_scalar::<f32>(),
+            )
+        };
+        let ((y0, t0), (y1, t1)) = (run(&plain), run(&affine));
+        let diff = y0
+            .iter()
+            .zip(&y1)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "γ = 1, β = 0 leave the logits as they were ({diff})"
+        );
+        assert!(t1 > t0, "γ's and β's gradients add to T̃: {t1} against {t0}");
+    }
+
+    #[test]
+    fn kaiming_init_has_its_variance_and_a_zero_head_bias() {
+        let cfg = SupernetConfig {
+            channels: 16,
+            cells: 1,
+            classes: 10,
+            size: 8,
+        };
+        let net = cfg.init_with(0, InitKind::Kaiming, false, &crate::cpu_device());
+        let find = |name: &str| {
+            let i = net.specs().iter().position(|s| s.name == name).unwrap();
+            net.params()[i]
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        // stage2's 3×3 convs: 64·64·9 = 36,864 values, fan-in 576.
+        let w = find("stage2.cell0.edge0.conv3x3");
+        let n = w.len() as f64;
+        let mean = w.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = w.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let want = 2.0 / 576.0;
+        // Sampling error of a variance from 36,864 normals: about √(2/n) = 0.7 %.
+        assert!(
+            (var / want - 1.0).abs() < 0.05,
+            "variance {var} against {want}"
+        );
+        assert!(mean.abs() < 0.01 * want.sqrt(), "mean {mean}");
+        assert!(find("head.bias").iter().all(|&b| b == 0.0));
     }
 
     fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {

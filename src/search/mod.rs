@@ -27,6 +27,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// `Finished` (or an error from [`Search::step`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // one `Finished` per search; steps are kept as `StepRecord`s
 pub enum SearchEvent {
     /// The supernet is built.
     Started(StartInfo),
@@ -118,6 +119,11 @@ pub struct SearchResult {
     /// stays Algorithm 1's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refined: Option<Box<crate::refine::Refined>>,
+    /// With `--relinearise S` (our extension): the first pass's cell, around which the second
+    /// pass took its gradients (α₀ = S·onehot of it); `genotype` and `alpha` are the second
+    /// pass's. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_pass: Option<Box<AnyGenotype>>,
     /// Steps run.
     pub steps: usize,
     /// Wall time of the search in seconds.
@@ -169,6 +175,16 @@ pub enum SearchError {
     },
 }
 
+/// Where the second pass of a re-linearised search (`--relinearise`) takes its gradients.
+struct SecondPass {
+    /// α₀ = S·onehot(first pass's cell), `[rows, ops]`.
+    origin: ArchTable,
+    /// The first pass's cell.
+    first: AnyGenotype,
+    /// Steps done before the pass began (T).
+    after: usize,
+}
+
 /// The relaxed supernet of the config's space.
 enum SpaceNet {
     Nb201(Supernet),
@@ -186,6 +202,9 @@ pub struct Search {
     acc: AlphaAccumulator,
     traces: Vec<f64>,
     step: usize,
+    /// The second pass of a re-linearised search: its linearisation point α₀ `[rows, ops]`,
+    /// the first pass's cell, and the step it began after.
+    second_pass: Option<SecondPass>,
     started: Instant,
     pending_start: bool,
     finished: bool,
@@ -216,6 +235,7 @@ impl Search {
             acc: AlphaAccumulator::new(config.space.shape()),
             traces: Vec::new(),
             step: 0,
+            second_pass: None,
             started: Instant::now(),
             pending_start: true,
             finished: false,
@@ -241,9 +261,9 @@ impl Search {
         self.step
     }
 
-    /// Whether all T steps are done.
+    /// Whether all steps are done (T, or 2T when re-linearising).
     pub fn is_done(&self) -> bool {
-        self.step >= self.config.steps
+        self.step >= self.config.total_steps()
     }
 
     /// One whole step, read back synchronously: [`Search::begin_step`], then
@@ -270,12 +290,24 @@ impl Search {
         }
     }
 
-    /// The next batch and Gumbel sample (host side, deterministic in the seed).
+    /// The next batch and Gumbel sample (host side, deterministic in the seed). In the second
+    /// pass of a re-linearised search the sample is α₀ + g: the relaxation softmax((α + g)/τ)
+    /// (eq. 13) at α = α₀ is softmax((0 + (α₀ + g))/τ), and its gradient in α is the same, so
+    /// the step's estimator, kernels and hard choice need nothing else.
     fn draw(&mut self) -> (crate::data::Batch, ArchTable) {
-        (
-            self.sampler.next_batch(),
-            gumbel(&mut self.gumbel_rng, self.config.space.shape()),
-        )
+        let g = gumbel(&mut self.gumbel_rng, self.config.space.shape());
+        let noise = match &self.second_pass {
+            None => g,
+            Some(p) => ArchTable::from_values(
+                g.ops(),
+                g.values()
+                    .iter()
+                    .zip(p.origin.values())
+                    .map(|(a, b)| a + b)
+                    .collect(),
+            ),
+        };
+        (self.sampler.next_batch(), noise)
     }
 
     /// The step input for a drawn batch and noise.
@@ -287,6 +319,7 @@ impl Search {
             hard: self.config.hard,
             fd_radius: self.config.fd_radius,
             fd_scheme: self.config.fd_scheme,
+            loss: self.config.loss,
         }
     }
 
@@ -321,6 +354,20 @@ impl Search {
         self.step = step;
         let alpha = self.alpha_star();
         let weights = crate::nasi::relaxed_weights_host(&noise, self.config.tau, self.config.hard);
+        let genotype = self.config.space.derive(&alpha, self.config.exclude_none);
+        if self.config.relinearise > 0.0 && step == self.config.steps {
+            // The first pass is over: the second takes its gradients around its cell, with
+            // eq. 18's sum and ν's history begun afresh.
+            self.second_pass = Some(SecondPass {
+                origin: genotype
+                    .one_hot()
+                    .map(|v| v * self.config.relinearise as f32),
+                first: genotype,
+                after: step,
+            });
+            self.acc = AlphaAccumulator::new(self.config.space.shape());
+            self.traces.clear();
+        }
         Ok(StepRecord {
             step,
             trace,
@@ -332,15 +379,18 @@ impl Search {
             running_max,
             weights,
             probs: alpha.softmax_rows(),
-            genotype: self.config.space.derive(&alpha, self.config.exclude_none),
+            genotype,
             alpha,
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1e3,
         })
     }
 
-    /// α* after the steps so far, as the space's derivation ranks it.
+    /// α* after the steps so far (of the current pass), as the space's derivation ranks it.
     fn alpha_star(&self) -> ArchTable {
-        self.config.space.alpha_star(&self.acc.alpha(), self.step)
+        let before = self.second_pass.as_ref().map_or(0, |p| p.after);
+        self.config
+            .space
+            .alpha_star(&self.acc.alpha(), self.step - before)
     }
 
     /// The result so far (final once [`Search::is_done`]).
@@ -358,6 +408,7 @@ impl Search {
             probs: alpha.softmax_rows(),
             alpha,
             refined: None,
+            first_pass: self.second_pass.as_ref().map(|p| Box::new(p.first)),
             steps: self.step,
             seconds: self.started.elapsed().as_secs_f64(),
             mean_trace: self.traces.iter().sum::<f64>() / self.traces.len().max(1) as f64,
@@ -454,6 +505,51 @@ pub fn parse_result(text: &str) -> Result<SearchResult, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relinearised_search_runs_a_second_pass_around_the_first_pick() {
+        let device = crate::cpu_device();
+        let cfg = SearchConfig {
+            steps: 3,
+            batch: 4,
+            channels: 2,
+            size: 8,
+            refine: 0,
+            // Far above the Gumbel noise's spread: pass 2's relaxed cells keep pass 1's ops.
+            relinearise: 30.0,
+            ..SearchConfig::default()
+        };
+        let mut search = Search::new(&cfg, &device).unwrap();
+        let steps: Vec<StepRecord> = (0..6).map(|_| search.step().unwrap()).collect();
+        assert!(search.is_done(), "2T steps");
+        let r = search.result();
+        let first = *r.first_pass.expect("the first pass's cell");
+        assert_eq!(first, steps[2].genotype, "the cell of step T");
+        let picked = first.nb201().unwrap().indices();
+        for s in &steps[3..] {
+            assert_eq!(s.weights.row_argmax(), picked, "step {}", s.step);
+        }
+        for s in &steps[..3] {
+            assert!(
+                s.weights.row_argmax() != picked,
+                "pass 1 samples around α = 0"
+            );
+        }
+        // Eq. 18 begins afresh: step T + 1's α* is G_{T+1}/‖G_{T+1}‖, of norm 1.
+        let norm = frobenius_norm(&steps[3].alpha);
+        assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+        assert_eq!(r.genotype, steps[5].genotype);
+        let plain = run(
+            &SearchConfig {
+                relinearise: 0.0,
+                ..cfg
+            },
+            &device,
+            |_| (),
+        )
+        .unwrap();
+        assert_eq!((plain.steps, plain.first_pass), (3, None));
+    }
 
     #[test]
     fn trajectory_round_trips_and_bad_lines_are_named() {

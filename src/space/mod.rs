@@ -214,6 +214,20 @@ impl AnyGenotype {
             AnyGenotype::Nb201(_) => None,
         }
     }
+
+    /// Its op weights in the space's `[rows, ops]` table: 1 on each edge's op (NB201 `[6, 5]`;
+    /// DARTS `[28, 8]` with `none` on the edges no pair keeps, [`darts::Genotype::one_hot`]).
+    /// The relaxed supernet under these weights computes this cell; scaled, it is the point the
+    /// re-linearised search (`--relinearise`) takes its gradients at.
+    pub fn one_hot(&self) -> ArchTable {
+        match self {
+            AnyGenotype::Nb201(g) => {
+                let ops = g.indices();
+                ArchTable::from_fn(ops.len(), nb201::NUM_OPS, |e, k| f32::from(ops[e] == k))
+            }
+            AnyGenotype::Darts(g) => g.one_hot(),
+        }
+    }
 }
 
 impl std::fmt::Display for AnyGenotype {

@@ -377,6 +377,7 @@ pub async fn device_check() -> Result<DeviceCheck, String> {
         hard: false,
         fd_radius: 1e-3,
         fd_scheme: crate::config::FdScheme::Central,
+        loss: crate::loss::LossKind::CrossEntropy,
     };
     let on = |d: &Device| trace_and_alpha_grad(&cfg.init(0, d), &input, d);
     let read = |t| async move {

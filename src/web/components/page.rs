@@ -119,10 +119,14 @@ pub(super) fn StatusLine(props: &StateProps) -> Html {
                 "Running live on {}: step {} of {}.",
                 s.backend.clone().unwrap_or_default(),
                 s.steps.len(),
-                s.config.steps
+                s.config.total_steps()
             ),
         },
-        Status::Paused => format!("Paused at step {} of {}.", s.steps.len(), s.config.steps),
+        Status::Paused => format!(
+            "Paused at step {} of {}.",
+            s.steps.len(),
+            s.config.total_steps()
+        ),
         Status::Done => match (&s.backend, s.source.as_str()) {
             (Some(b), "live") => format!("Done: {} steps (live on {b}).", s.steps.len()),
             _ => format!("Done: {} steps ({}).", s.steps.len(), s.source),
