@@ -8,3 +8,4 @@ pub(crate) mod gemm;
 pub(crate) mod norm;
 pub mod par;
 pub(crate) mod pool;
+pub(crate) mod simd;
