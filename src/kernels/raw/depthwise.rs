@@ -99,56 +99,125 @@ impl Plane {
         }
     }
 
-    /// `y += xp ⋆ wp` on one plane: `xp` `[h, w]`, `wp` `[k, k]`, `y` `[ho, wo]`.
+    /// Calls `f(oh, i, ih)` for every output row `oh` and tap row `i` whose input row `ih` is
+    /// inside the plane.
     #[inline(always)]
-    fn forward<const F: bool>(&self, xp: &[f32], wp: &[f32], y: &mut [f32]) {
-        let (w, wo, s, k) = (self.w, self.wo, self.s, self.k);
+    fn rows(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let pad = self.dil * (self.k / 2);
+        for oh in 0..self.ho {
+            for i in 0..self.k {
+                let ih = (oh * self.s + i * self.dil).wrapping_sub(pad);
+                if ih < self.h {
+                    f(oh, i, ih);
+                }
+            }
+        }
+    }
+
+    /// Width of a row padded by `dil·(k/2)` zero columns on both sides (the stride-1 paths):
+    /// every tap then reads or writes `wo` contiguous values, with no span to compute and no
+    /// short remainder at the borders.
+    fn padded_width(&self) -> usize {
+        self.w + 2 * self.dil * (self.k / 2)
+    }
+
+    /// `rows` `[h, w]` copied into `buf` `[h, w + 2·pad]` between zero borders.
+    #[inline(always)]
+    fn pad_rows(&self, rows: &[f32], buf: &mut Vec<f32>) {
+        let (w, wp) = (self.w, self.padded_width());
+        let pad = (wp - w) / 2;
+        buf.clear();
+        buf.resize(self.h * wp, 0.0);
+        for (dst, src) in buf.chunks_exact_mut(wp).zip(rows.chunks_exact(w)) {
+            dst[pad..pad + w].copy_from_slice(src);
+        }
+    }
+
+    /// `y += xp ⋆ wp` on one plane: `xp` `[h, w]`, `wp` `[k, k]`, `y` `[ho, wo]`; `buf` is
+    /// scratch.
+    #[inline(always)]
+    fn forward<const F: bool>(&self, xp: &[f32], wp: &[f32], y: &mut [f32], buf: &mut Vec<f32>) {
+        let (w, wo, s, k, dil) = (self.w, self.wo, self.s, self.k, self.dil);
+        if s == 1 {
+            self.pad_rows(xp, buf);
+            let pw = self.padded_width();
+            self.rows(|oh, i, ih| {
+                let yr = &mut y[oh * wo..(oh + 1) * wo];
+                let xr = &buf[ih * pw..(ih + 1) * pw];
+                for j in 0..k {
+                    axpy::<F>(wp[i * k + j], &xr[j * dil..j * dil + wo], yr);
+                }
+            });
+            return;
+        }
         self.taps(|oh, i, ih, j, c| {
             let wv = wp[i * k + j];
             let yr = &mut y[oh * wo + c.lo..oh * wo + c.hi];
             let xr = &xp[ih * w + c.o..(ih + 1) * w];
-            if s == 1 {
-                axpy::<F>(wv, xr, yr);
-            } else {
-                for (yv, xv) in yr.iter_mut().zip(xr.iter().step_by(s)) {
-                    *yv = fma::<F>(wv, *xv, *yv);
-                }
+            for (yv, xv) in yr.iter_mut().zip(xr.iter().step_by(s)) {
+                *yv = fma::<F>(wv, *xv, *yv);
             }
         });
     }
 
-    /// `dx += dyp spread back through wp` on one plane: `dyp` `[ho, wo]` → `dx` `[h, w]`.
+    /// `dx += dyp spread back through wp` on one plane: `dyp` `[ho, wo]` → `dx` `[h, w]`;
+    /// `buf` is scratch.
     #[inline(always)]
-    fn x_backward<const F: bool>(&self, dyp: &[f32], wp: &[f32], dx: &mut [f32]) {
+    fn x_backward<const F: bool>(
+        &self,
+        dyp: &[f32],
+        wp: &[f32],
+        dx: &mut [f32],
+        buf: &mut Vec<f32>,
+    ) {
         let (w, wo, s, k) = (self.w, self.wo, self.s, self.k);
+        if s == 1 {
+            // At stride 1 the input gradient is the forward correlation of dy with the filter
+            // turned by 180° (the flat k×k filter reversed), which gathers into each dx row
+            // instead of scattering into k² of them.
+            let turned: Vec<f32> = wp.iter().rev().copied().collect();
+            return self.forward::<F>(dyp, &turned, dx, buf);
+        }
         self.taps(|oh, i, ih, j, c| {
             let wv = wp[i * k + j];
             let dxr = &mut dx[ih * w + c.o..(ih + 1) * w];
             let dyr = &dyp[oh * wo + c.lo..oh * wo + c.hi];
-            if s == 1 {
-                axpy::<F>(wv, dyr, dxr);
-            } else {
-                for (d, g) in dxr.iter_mut().step_by(s).zip(dyr) {
-                    *d = fma::<F>(wv, *g, *d);
-                }
+            for (d, g) in dxr.iter_mut().step_by(s).zip(dyr) {
+                *d = fma::<F>(wv, *g, *d);
             }
         });
     }
 
-    /// `acc[i·k + j] += Σ dy·x` over one plane's taps (each row's dot in f32, the sums in f64).
+    /// `acc[i·k + j] += Σ dy·x` over one plane's taps (each row's dot in f32, the sums in f64);
+    /// `buf` is scratch.
     #[inline(always)]
-    fn w_backward<const F: bool>(&self, xp: &[f32], dyp: &[f32], acc: &mut [f64]) {
-        let (w, wo, s, k) = (self.w, self.wo, self.s, self.k);
+    fn w_backward<const F: bool>(
+        &self,
+        xp: &[f32],
+        dyp: &[f32],
+        acc: &mut [f64],
+        buf: &mut Vec<f32>,
+    ) {
+        let (w, wo, s, k, dil) = (self.w, self.wo, self.s, self.k, self.dil);
+        if s == 1 {
+            self.pad_rows(xp, buf);
+            let pw = self.padded_width();
+            self.rows(|oh, i, ih| {
+                let dyr = &dyp[oh * wo..(oh + 1) * wo];
+                let xr = &buf[ih * pw..(ih + 1) * pw];
+                for j in 0..k {
+                    acc[i * k + j] += dot::<F>(dyr, &xr[j * dil..j * dil + wo]) as f64;
+                }
+            });
+            return;
+        }
         self.taps(|oh, i, ih, j, c| {
             let dyr = &dyp[oh * wo + c.lo..oh * wo + c.hi];
             let xr = &xp[ih * w + c.o..(ih + 1) * w];
-            let sum = if s == 1 {
-                dot::<F>(dyr, xr)
-            } else {
-                dyr.iter()
-                    .zip(xr.iter().step_by(s))
-                    .fold(0f32, |a, (g, v)| fma::<F>(*g, *v, a))
-            };
+            let sum = dyr
+                .iter()
+                .zip(xr.iter().step_by(s))
+                .fold(0f32, |a, (g, v)| fma::<F>(*g, *v, a));
             acc[i * k + j] += sum as f64;
         });
     }
@@ -160,18 +229,30 @@ mod wide {
     use super::Plane;
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn forward(p: &Plane, xp: &[f32], wp: &[f32], y: &mut [f32]) {
-        p.forward::<true>(xp, wp, y)
+    pub(super) fn forward(p: &Plane, xp: &[f32], wp: &[f32], y: &mut [f32], buf: &mut Vec<f32>) {
+        p.forward::<true>(xp, wp, y, buf)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn x_backward(p: &Plane, dyp: &[f32], wp: &[f32], dx: &mut [f32]) {
-        p.x_backward::<true>(dyp, wp, dx)
+    pub(super) fn x_backward(
+        p: &Plane,
+        dyp: &[f32],
+        wp: &[f32],
+        dx: &mut [f32],
+        buf: &mut Vec<f32>,
+    ) {
+        p.x_backward::<true>(dyp, wp, dx, buf)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn w_backward(p: &Plane, xp: &[f32], dyp: &[f32], acc: &mut [f64]) {
-        p.w_backward::<true>(xp, dyp, acc)
+    pub(super) fn w_backward(
+        p: &Plane,
+        xp: &[f32],
+        dyp: &[f32],
+        acc: &mut [f64],
+        buf: &mut Vec<f32>,
+    ) {
+        p.w_backward::<true>(xp, dyp, acc, buf)
     }
 }
 
@@ -206,11 +287,12 @@ pub(crate) fn dw_forward_with(fast: bool, x: &[f32], wt: &[f32], d: [usize; 7]) 
     let (ho, wo) = (p.ho, p.wo);
     let per = planes_per_task(ho * wo);
     par_vec(b * c * ho * wo, per * ho * wo, |t, out| {
+        let mut buf = Vec::new();
         for (i, y) in out.chunks_mut(ho * wo).enumerate() {
             let plane = t * per + i;
             let xp = &x[plane * h * w..(plane + 1) * h * w];
             let wp = &wt[(plane % c) * k * k..(plane % c + 1) * k * k];
-            either!(fast, &p, forward, xp, wp, y);
+            either!(fast, &p, forward, xp, wp, y, &mut buf);
         }
     })
 }
@@ -229,11 +311,12 @@ pub(crate) fn dw_x_backward_with(fast: bool, dy: &[f32], wt: &[f32], d: [usize; 
     let (ho, wo) = (p.ho, p.wo);
     let per = planes_per_task(h * w);
     par_vec(b * c * h * w, per * h * w, |t, out| {
+        let mut buf = Vec::new();
         for (i, dx) in out.chunks_mut(h * w).enumerate() {
             let plane = t * per + i;
             let dyp = &dy[plane * ho * wo..(plane + 1) * ho * wo];
             let wp = &wt[(plane % c) * k * k..(plane % c + 1) * k * k];
-            either!(fast, &p, x_backward, dyp, wp, dx);
+            either!(fast, &p, x_backward, dyp, wp, dx, &mut buf);
         }
     })
 }
@@ -252,11 +335,12 @@ pub(crate) fn dw_w_backward_with(fast: bool, x: &[f32], dy: &[f32], d: [usize; 7
     let (ho, wo) = (p.ho, p.wo);
     let per_channel = tasks(c, b * c * ho * wo * k * k, |ch| {
         let mut acc = vec![0f64; k * k];
+        let mut buf = Vec::new();
         for n in 0..b {
             let plane = n * c + ch;
             let xp = &x[plane * h * w..(plane + 1) * h * w];
             let dyp = &dy[plane * ho * wo..(plane + 1) * ho * wo];
-            either!(fast, &p, w_backward, xp, dyp, &mut acc);
+            either!(fast, &p, w_backward, xp, dyp, &mut acc, &mut buf);
         }
         acc
     });
