@@ -5,7 +5,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::{Autodiff, AutodiffBackend, Backend, tensor::FloatTensor};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, TensorMetadata, tensor::FloatTensor};
 use burn::tensor::Slice;
 
 /// The autodiff node: forward on the inner backend, backward by the two gradient kernels, each
@@ -215,6 +215,57 @@ impl<B: Backend + Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
             OpsKind::Tracked(prep) => prep.finish(m.clone(), B::mask_mul(x, m)),
             OpsKind::UnTracked(prep) => prep.finish(B::mask_mul(x, m)),
         }
+    }
+
+    fn max3x3_argmax(x: FloatTensor<Self>, stride: usize) -> FloatTensor<Self> {
+        Self::from_inner(B::max3x3_argmax(Self::inner(x), stride))
+    }
+
+    fn pick(x: FloatTensor<Self>, at: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct PickNode {
+            h: usize,
+            w: usize,
+        }
+
+        impl<B: Backend + Kernels> Backward<B, 1> for PickNode {
+            /// The positions.
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let dy = grads.consume::<B>(&ops.node);
+                if let [Some(node)] = ops.parents {
+                    let dx = B::pick_transpose(ops.state, dy, self.h, self.w);
+                    grads.register::<B>(node.id, dx);
+                }
+            }
+        }
+
+        let shape = x.shape();
+        let (h, w) = (shape[2], shape[3]);
+        let prep = PickNode { h, w }
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let (x, at) = (Self::inner(x), Self::inner(at));
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(at.clone(), B::pick(x, at)),
+            OpsKind::UnTracked(prep) => prep.finish(B::pick(x, at)),
+        }
+    }
+
+    fn pick_transpose(
+        at: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::pick_transpose(Self::inner(at), Self::inner(dy), h, w))
     }
 
     fn norm(x: FloatTensor<Self>) -> FloatTensor<Self> {

@@ -127,6 +127,23 @@ pub trait Kernels: Backend {
     /// `dy · w[i]` for `dy` `[b, c, h, w]` and `w` `[4]`: ∇xᵢ of [`Kernels::mix4`].
     fn scale_by(dy: FloatTensor<Self>, w: FloatTensor<Self>, i: usize) -> FloatTensor<Self>;
 
+    /// [`max_pool_argmax`]: the 3×3 max pool's (padding 1, `stride`) argmax positions `r·w + c`
+    /// in each plane of `x` `[b, c, h, w]`, as floats `[b, c, ho, wo]` (not differentiable).
+    fn max3x3_argmax(x: FloatTensor<Self>, stride: usize) -> FloatTensor<Self>;
+
+    /// [`pick`]: `x` `[b, c, h, w]` read at the positions `at` `[b, c, ho, wo]` of each plane,
+    /// differentiable in `x` (∇x = [`Kernels::pick_transpose`]).
+    fn pick(x: FloatTensor<Self>, at: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The adjoint of [`Kernels::pick`]: `dy` `[b, c, ho, wo]` added into zeros `[b, c, h, w]`
+    /// at the positions `at`.
+    fn pick_transpose(
+        at: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self>;
+
     /// [`relu_mask`]: `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats (not differentiable).
     fn positive(x: FloatTensor<Self>) -> FloatTensor<Self>;
 

@@ -7,7 +7,7 @@ use super::raw::depthwise::{dw_forward, dw_out_len, dw_w_backward, dw_x_backward
 use super::raw::edge::{edge_forward, edge_norm_backward, edge_reductions, mix_dots, mix_forward};
 use super::raw::norm::{bn_backward, bn_forward, bn_stats};
 use super::raw::par::map;
-use super::raw::pool::{box_mean, pool2};
+use super::raw::pool::{box_mean, max3x3_argmax, pick, pool2};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::TensorData;
@@ -127,6 +127,30 @@ impl Kernels for Flex {
     fn scale_by(dy: FlexTensor, w: FlexTensor, i: usize) -> FlexTensor {
         let (shape, k) = (dims(&dy), weights(&w)[i]);
         flex(map(&[slice(&dy).as_ref()], |[g]| g * k), shape)
+    }
+
+    fn max3x3_argmax(x: FlexTensor, stride: usize) -> FlexTensor {
+        let [b, c, h, wd] = dims(&x);
+        let at = max3x3_argmax(slice(&x).as_ref(), [b * c, h, wd], stride);
+        flex(at, [b, c, (h - 1) / stride + 1, (wd - 1) / stride + 1])
+    }
+
+    fn pick(x: FlexTensor, at: FlexTensor) -> FlexTensor {
+        let ([b, c, h, wd], [.., ho, wo]) = (dims(&x), dims(&at));
+        let d = [b * c, h * wd, ho * wo];
+        flex(
+            pick(slice(&x).as_ref(), slice(&at).as_ref(), d, false),
+            [b, c, ho, wo],
+        )
+    }
+
+    fn pick_transpose(at: FlexTensor, dy: FlexTensor, h: usize, wd: usize) -> FlexTensor {
+        let [b, c, ho, wo] = dims(&at);
+        let d = [b * c, h * wd, ho * wo];
+        flex(
+            pick(slice(&dy).as_ref(), slice(&at).as_ref(), d, true),
+            [b, c, h, wd],
+        )
     }
 
     fn positive(x: FlexTensor) -> FlexTensor {

@@ -167,6 +167,34 @@ pub fn mixed_edge(
     mix([x, batch_norm(y1), batch_norm(y3), p], w)
 }
 
+/// The 3×3 max pool's (padding 1, `stride`) argmax positions in each plane of `x` `[b, c, h,
+/// w]`, `r·w + c` as floats `[b, c, ho, wo]`, untracked, on the CPU only (`None` elsewhere,
+/// where burn's `max_pool2d_with_indices` serves): what a recorded DARTS max pool replays in
+/// NASI's perturbed passes through [`pick`] ([`crate::net::darts::PoolTape`]).
+pub fn max_pool_argmax(x: &Tensor<4>, stride: usize) -> Option<Tensor<4>> {
+    let x = x.clone().detach();
+    on_flex(&x).then(|| {
+        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::max3x3_argmax(
+            x.into_dispatch(),
+            stride,
+        ))
+    })
+}
+
+/// `x` `[b, c, h, w]` read at the positions `at` `[b, c, ho, wo]` of [`max_pool_argmax`]
+/// (differentiable in `x`: the gradient is added back at the positions), giving `[b, c, ho,
+/// wo]`: a max pool with its argmax given. CPU only, as [`max_pool_argmax`].
+pub fn pick(x: Tensor<4>, at: Tensor<4>) -> Tensor<4> {
+    assert!(
+        on_flex(&x),
+        "pick: the positions come from max_pool_argmax, on the CPU"
+    );
+    Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::pick(
+        x.into_dispatch(),
+        at.into_dispatch(),
+    ))
+}
+
 /// The ReLU mask `1[x > 0]` of `x` `[b, c, h, w]` as 0/1 floats, untracked: what a recorded
 /// ReLU replays in NASI's perturbed passes ([`crate::net::supernet::ReluTape`]).
 pub fn relu_mask(x: &Tensor<4>) -> Tensor<4> {

@@ -166,6 +166,45 @@ fn depthwise_node_matches_burns_grouped_conv2d() {
     }
 }
 
+/// DARTS's 3×3 max pool (padding 1) as our argmax kernel and [`pick`]: the value and the
+/// gradient equal burn's `max_pool2d` at stride 1 and 2, on odd shapes (a 1-pixel side
+/// included) and on one big enough to be split over threads; the positions are burn's indices.
+#[test]
+fn max_pool_by_positions_matches_burns_max_pool2d() {
+    use burn::tensor::module::{max_pool2d, max_pool2d_with_indices};
+    use burn::tensor::ops::MaxPoolOptions;
+    let dev = cpu_device().autodiff();
+    for ([b, c, h, wd], s) in [
+        ([3, 2, 7, 9], 1),
+        ([3, 2, 7, 9], 2),
+        ([2, 3, 1, 5], 1),
+        ([2, 3, 4, 4], 2),
+        ([8, 16, 32, 32], 2),
+        ([8, 16, 16, 16], 1),
+    ] {
+        let options = MaxPoolOptions::new([3, 3])
+            .with_stride([s, s])
+            .with_padding([1, 1]);
+        let x = Tensor::<4>::random([b, c, h, wd], Distribution::Normal(0.0, 1.0), &dev);
+        let (ho, wo) = ((h - 1) / s + 1, (wd - 1) / s + 1);
+        let g = Tensor::<4>::random([b, c, ho, wo], Distribution::Normal(0.0, 1.0), &dev);
+        let at = max_pool_argmax(&x, s).expect("on flex");
+        let idx = max_pool2d_with_indices(x.clone().detach(), options.clone()).1;
+        assert_eq!(
+            at.clone().into_data().try_to_vec::<f32>().unwrap(),
+            idx.float().into_data().try_to_vec::<f32>().unwrap(),
+            "{h}×{wd} stride {s}: the positions are burn's indices"
+        );
+        assert_same_value_and_grads(
+            &format!("max pool {h}×{wd}, stride {s}"),
+            &[x],
+            &g,
+            |t| pick(t[0].clone(), at.clone()),
+            |t| max_pool2d(t[0].clone(), options.clone()),
+        );
+    }
+}
+
 /// The 2×2 mean with stride 2 and its gradient through autodiff on flex equal burn's
 /// `avg_pool2d`.
 #[test]

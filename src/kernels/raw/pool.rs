@@ -106,3 +106,74 @@ pub(crate) fn inverse_counts(h: usize, w: usize) -> Vec<f32> {
         .map(|k| 1.0 / (count(k / w, h) * count(k % w, w)))
         .collect()
 }
+
+/// The 3×3 max pool's argmax (padding 1, padded cells never chosen, the first maximum in
+/// row-major order on ties, as PyTorch's kernel scans) of `n` planes `x` `[n, h, w]` at
+/// `stride`: each output's position in its input plane, `r·w + c`, as an f32 (exact below 2²⁴
+/// pixels) `[n, ho, wo]` with `ho = ⌊(h − 1)/stride⌋ + 1`. The positions are what NASI's
+/// perturbed passes replay ([`pick`]).
+pub(crate) fn max3x3_argmax(x: &[f32], [n, h, w]: [usize; 3], stride: usize) -> Vec<f32> {
+    assert!(h * w < 1 << 24 && x.len() == n * h * w, "max pool: shape");
+    let (ho, wo) = ((h - 1) / stride + 1, (w - 1) / stride + 1);
+    let per = planes_per_task(ho * wo);
+    // SAFETY: every output of every plane of the chunk is written below.
+    unsafe {
+        par_vec_uninit(n * ho * wo, per * ho * wo, |t, out| {
+            for (q, plane) in out.chunks_mut(ho * wo).enumerate() {
+                let src = &x[(t * per + q) * h * w..][..h * w];
+                for oh in 0..ho {
+                    let rows = (oh * stride).saturating_sub(1)..(oh * stride + 2).min(h);
+                    for ow in 0..wo {
+                        let cols = (ow * stride).saturating_sub(1)..(ow * stride + 2).min(w);
+                        let (mut best, mut at) = (f32::NEG_INFINITY, rows.start * w + cols.start);
+                        for r in rows.clone() {
+                            for c in cols.clone() {
+                                let v = src[r * w + c];
+                                // PyTorch's test: a NaN is taken (and then kept unless
+                                // another NaN follows).
+                                if v > best || v.is_nan() {
+                                    (best, at) = (v, r * w + c);
+                                }
+                            }
+                        }
+                        plane[oh * wo + ow] = MaybeUninit::new(at as f32);
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// `x` `[n, h, w]` read at the positions `at` `[n, m]` of each plane (as [`max3x3_argmax`]
+/// gives them) → `[n, m]`; with `transpose`, its adjoint: `x` `[n, m]` added into zeros
+/// `[n, h·w]` at the positions.
+pub(crate) fn pick(x: &[f32], at: &[f32], [n, hw, m]: [usize; 3], transpose: bool) -> Vec<f32> {
+    assert_eq!(at.len(), n * m, "pick: positions");
+    if transpose {
+        assert_eq!(x.len(), n * m, "pick: gradient");
+        let per = planes_per_task(hw);
+        par_vec(n * hw, per * hw, |t, out| {
+            for (q, plane) in out.chunks_mut(hw).enumerate() {
+                let p = t * per + q;
+                for (&i, &g) in at[p * m..][..m].iter().zip(&x[p * m..][..m]) {
+                    plane[i as usize] += g;
+                }
+            }
+        })
+    } else {
+        assert_eq!(x.len(), n * hw, "pick: input");
+        let per = planes_per_task(m);
+        // SAFETY: every output of every plane of the chunk is written below.
+        unsafe {
+            par_vec_uninit(n * m, per * m, |t, out| {
+                for (q, plane) in out.chunks_mut(m).enumerate() {
+                    let p = t * per + q;
+                    let src = &x[p * hw..][..hw];
+                    for (o, &i) in plane.iter_mut().zip(&at[p * m..][..m]) {
+                        *o = MaybeUninit::new(src[i as usize]);
+                    }
+                }
+            })
+        }
+    }
+}

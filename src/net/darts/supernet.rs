@@ -23,28 +23,58 @@ use crate::kernels;
 use crate::net::supernet::{ParamSpec, ReluTape};
 use crate::space::darts::{EDGES, NUM_EDGES, NUM_NODES, NUM_OPS, Op, ROWS};
 
-/// The argmax positions of one pass's max pools (`[b, c, ho, wo]` into the flattened `h·w`
-/// plane), to replay in another: a max pool is piecewise linear, like a ReLU, and the exact second
-/// derivative holds the argmax fixed ([`crate::net::tape`]).
-pub type PoolTape = crate::net::tape::Tape<Tensor<4, Int>>;
+/// One max pool's argmax in a pass, to replay in another: a max pool is piecewise linear, like a
+/// ReLU, and the exact second derivative holds the argmax fixed ([`crate::net::tape`]).
+#[derive(Clone, Debug)]
+pub enum PoolChoice {
+    /// burn's indices `[b, c, ho, wo]` into the flattened `h·w` plane (GPU backends).
+    Indices(Tensor<4, Int>),
+    /// The same positions as floats, from [`kernels::max_pool_argmax`] (the CPU's kernels).
+    Positions(Tensor<4>),
+}
+
+/// The argmax of one pass's max pools, in op order.
+pub type PoolTape = crate::net::tape::Tape<PoolChoice>;
 
 impl PoolTape {
     /// The 3×3 max pool (padding 1) of `x` `[b, c, h, w]` with `stride`, as this pass does it: the
-    /// input gathered at the recorded (or replayed) argmax positions.
+    /// input read at the recorded (or replayed) argmax positions. On the CPU one kernel finds
+    /// the positions and another reads them (and adds the gradient back); elsewhere burn's
+    /// `max_pool2d_with_indices` and `gather`.
     pub fn max_pool_3x3(&mut self, x: Tensor<4>, stride: usize) -> Tensor<4> {
+        if let Some(at) = self.choice_on_cpu(&x, stride) {
+            return kernels::pick(x, at);
+        }
         let options = MaxPoolOptions::new([3, 3])
             .with_stride([stride, stride])
             .with_padding([1, 1]);
-        let chosen = self.choice(|| max_pool2d_with_indices(x.clone().detach(), options.clone()).1);
+        let chosen = self.choice(|| {
+            PoolChoice::Indices(max_pool2d_with_indices(x.clone().detach(), options.clone()).1)
+        });
         match chosen {
             None => max_pool2d_with_indices(x, options).0,
-            Some(idx) => {
+            Some(PoolChoice::Indices(idx)) => {
                 let [b, c, h, w] = x.dims();
                 let [_, _, ho, wo] = idx.dims();
                 x.reshape([b, c, h * w])
                     .gather(2, idx.reshape([b, c, ho * wo]))
                     .reshape([b, c, ho, wo])
             }
+            Some(PoolChoice::Positions(_)) => unreachable!("positions are recorded on the CPU"),
+        }
+    }
+
+    /// On the CPU, this pass's argmax positions (found now, recorded, or replayed); `None` on
+    /// other backends.
+    fn choice_on_cpu(&mut self, x: &Tensor<4>, stride: usize) -> Option<Tensor<4>> {
+        let fresh = || kernels::max_pool_argmax(x, stride);
+        if !kernels::on_flex(x) {
+            return None;
+        }
+        match self.choice(|| PoolChoice::Positions(fresh().expect("on the CPU"))) {
+            None => fresh(),
+            Some(PoolChoice::Positions(at)) => Some(at),
+            Some(PoolChoice::Indices(_)) => unreachable!("indices are recorded off the CPU"),
         }
     }
 }
