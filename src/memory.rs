@@ -120,8 +120,16 @@ mod tests {
 
     #[test]
     fn the_estimate_grows_with_the_shapes_and_refuses_what_cannot_fit() {
-        let d = SearchConfig::default();
+        let d = SearchConfig {
+            fd_scheme: FdScheme::Central,
+            ..SearchConfig::default()
+        };
         let base = peak_bytes(&d);
+        let forward = SearchConfig {
+            fd_scheme: FdScheme::Forward,
+            ..d.clone()
+        };
+        assert!(peak_bytes(&forward) < base, "one pass fewer at once");
         let twice = peak_bytes(&SearchConfig {
             batch: 64,
             ..d.clone()

@@ -401,7 +401,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         // Memory, refused from the shapes before anything is allocated.
         (
             vec!["search", "--batch", "1000000", "--steps", "1"],
-            "needs about 774 GB of memory; this machine has",
+            "needs about 444 GB of memory; this machine has",
         ),
         (
             vec![
