@@ -343,10 +343,12 @@ impl Search {
                 grad_norm: gnorm,
             });
         }
+        // ν's history is this pass's steps.
+        let earlier = &self.traces[self.second_pass.as_ref().map_or(0, |p| p.after)..];
         let nu = match self.config.nu {
             NuRule::Fixed(nu) => Some(nu),
-            NuRule::Mean if self.traces.is_empty() => None,
-            NuRule::Mean => Some(self.traces.iter().sum::<f64>() / self.traces.len() as f64),
+            NuRule::Mean if earlier.is_empty() => None,
+            NuRule::Mean => Some(earlier.iter().sum::<f64>() / earlier.len() as f64),
         };
         let g = reward_grad(&v.grad_trace, trace, self.config.mu, nu);
         let running_max = self.acc.push(&g);
@@ -366,7 +368,6 @@ impl Search {
                 after: step,
             });
             self.acc = AlphaAccumulator::new(self.config.space.shape());
-            self.traces.clear();
         }
         Ok(StepRecord {
             step,
