@@ -4,7 +4,7 @@
 //    through the URL completes; the genotype is a valid NB201 string, the cell has 6 edges, the
 //    charts one point per step, no console errors, no request leaves 127.0.0.1; a screenshot.
 // 2. The same without WebGPU (navigator.gpu removed): the fallback notice shows and the run
-//    still completes on the CPU.
+//    still completes on the CPU, with the same cell as on WebGPU.
 // 3. A lost GPU: the WebGPU device is destroyed after the first step of a live run; the run stops
 //    with a message naming the lost device (no hang, no crash), its steps stay on the page, and
 //    Reset reruns on the CPU with a notice saying why.
@@ -79,6 +79,7 @@ async function run(name, { webgpu }) {
     check(foreign.length === 0, `[${name}] no request to other origins ${JSON.stringify(foreign)}`);
     await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
     fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ seconds, status, genotype }, null, 1));
+    return genotype;
   } finally {
     await browser.close();
   }
@@ -351,8 +352,12 @@ try {
     check(onGpu === onCpu, `[darts] WebGPU and the CPU derive the same genotype`);
   }
   if (want("shared-link")) await sharedLink();
-  if (want("webgpu")) await run("webgpu", { webgpu: true });
-  if (want("cpu-fallback")) await run("cpu-fallback", { webgpu: false });
+  const cellGpu = want("webgpu") ? await run("webgpu", { webgpu: true }) : null;
+  const cellCpu = want("cpu-fallback") ? await run("cpu-fallback", { webgpu: false }) : null;
+  if (cellGpu && cellCpu) {
+    // The default's forward difference in f32 on WebGPU and on the CPU: the same cell.
+    check(cellGpu === cellCpu, `[webgpu] WebGPU and the CPU pick the same cell (${cellGpu} / ${cellCpu})`);
+  }
   if (want("device-lost")) await deviceLost();
 } finally {
   close();
