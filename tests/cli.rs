@@ -355,6 +355,14 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "mu must be a non-negative number",
         ),
         (
+            vec!["search", "--loss", "l1"],
+            "invalid value 'l1' for '--loss <LOSS>' [possible values: ce, mse]",
+        ),
+        (
+            vec!["search", "--no-such-flag"],
+            "unexpected argument '--no-such-flag'",
+        ),
+        (
             vec!["search", "--relinearise", "60"],
             "relinearise must be a number in 0..=50",
         ),

@@ -48,15 +48,43 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     }
 }
 
+/// A flag clap refuses (an unknown flag, a value outside an enum, a missing value): one line
+/// on stderr, clap's message with its hints folded in and its usage and "For more information"
+/// lines dropped, and exit 2 like any bad input. `--help` and `--version` print as clap prints them.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .collect();
+    eprintln!("{}", line.join(" "));
+    EXIT_BAD_INPUT
+}
+
 /// Runs the CLI on the process arguments and returns the exit status ([`EXIT_OK`],
 /// [`EXIT_STOPPED`], [`EXIT_BAD_INPUT`]).
 pub fn main() -> i32 {
     keep_freed_memory();
     quiet_broken_pipe();
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let sub = matches.subcommand().map(|(_, m)| m.clone());
     FORCE.store(cli.force, std::sync::atomic::Ordering::Relaxed);
