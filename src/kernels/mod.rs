@@ -168,17 +168,15 @@ pub fn mixed_edge(
 }
 
 /// The 3×3 max pool's (padding 1, `stride`) argmax positions in each plane of `x` `[b, c, h,
-/// w]`, `r·w + c` as floats `[b, c, ho, wo]`, untracked, on the CPU only (`None` elsewhere,
-/// where burn's `max_pool2d_with_indices` serves): what a recorded DARTS max pool replays in
-/// NASI's perturbed passes through [`pick`] ([`crate::net::darts::PoolTape`]).
-pub fn max_pool_argmax(x: &Tensor<4>, stride: usize) -> Option<Tensor<4>> {
-    let x = x.clone().detach();
-    on_flex(&x).then(|| {
-        Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::max3x3_argmax(
-            x.into_dispatch(),
-            stride,
-        ))
-    })
+/// w]`, `r·w + c` as floats `[b, c, ho, wo]`, untracked, on the CPU only (elsewhere burn's
+/// `max_pool2d_with_indices` serves): what a recorded DARTS max pool replays in NASI's
+/// perturbed passes through [`pick`] ([`crate::net::darts::PoolTape`]).
+pub fn max_pool_argmax(x: &Tensor<4>, stride: usize) -> Tensor<4> {
+    assert!(on_flex(x), "max_pool_argmax: a CPU kernel");
+    Tensor::from_dispatch(<burn::backend::Dispatch as Kernels>::max3x3_argmax(
+        x.clone().detach().into_dispatch(),
+        stride,
+    ))
 }
 
 /// `x` `[b, c, h, w]` read at the positions `at` `[b, c, ho, wo]` of [`max_pool_argmax`]

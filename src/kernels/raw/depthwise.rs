@@ -160,24 +160,11 @@ impl Plane {
         });
     }
 
-    /// `dx += dyp spread back through wp` on one plane: `dyp` `[ho, wo]` → `dx` `[h, w]`;
-    /// `buf` is scratch.
+    /// `dx += dyp spread back through wp` on one plane at stride 2 (stride 1 is a forward pass
+    /// with the filter turned, [`dw_x_backward_with`]): `dyp` `[ho, wo]` → `dx` `[h, w]`.
     #[inline(always)]
-    fn x_backward<const F: bool>(
-        &self,
-        dyp: &[f32],
-        wp: &[f32],
-        dx: &mut [f32],
-        buf: &mut Vec<f32>,
-    ) {
+    fn x_backward<const F: bool>(&self, dyp: &[f32], wp: &[f32], dx: &mut [f32]) {
         let (w, wo, s, k) = (self.w, self.wo, self.s, self.k);
-        if s == 1 {
-            // At stride 1 the input gradient is the forward correlation of dy with the filter
-            // turned by 180° (the flat k×k filter reversed), which gathers into each dx row
-            // instead of scattering into k² of them.
-            let turned: Vec<f32> = wp.iter().rev().copied().collect();
-            return self.forward::<F>(dyp, &turned, dx, buf);
-        }
         self.taps(|oh, i, ih, j, c| {
             let wv = wp[i * k + j];
             let dxr = &mut dx[ih * w + c.o..(ih + 1) * w];
@@ -234,14 +221,8 @@ mod wide {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn x_backward(
-        p: &Plane,
-        dyp: &[f32],
-        wp: &[f32],
-        dx: &mut [f32],
-        buf: &mut Vec<f32>,
-    ) {
-        p.x_backward::<true>(dyp, wp, dx, buf)
+    pub(super) fn x_backward(p: &Plane, dyp: &[f32], wp: &[f32], dx: &mut [f32]) {
+        p.x_backward::<true>(dyp, wp, dx)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -256,7 +237,8 @@ mod wide {
     }
 }
 
-/// Runs the wide copy `$wide` when `$fast`, the baseline `$plane::<false>` otherwise.
+/// `$p.$method` on the wide copy (`wide::$method`) when `$fast`, the baseline (`::<false>`)
+/// otherwise.
 macro_rules! either {
     ($fast:expr, $p:expr, $method:ident, $($arg:expr),*) => {{
         #[cfg(target_arch = "x86_64")]
@@ -309,14 +291,28 @@ pub(crate) fn dw_x_backward_with(fast: bool, dy: &[f32], wt: &[f32], d: [usize; 
     let [b, c, h, w, k, ..] = d;
     let p = Plane::new(d);
     let (ho, wo) = (p.ho, p.wo);
+    // At stride 1 the input gradient is the forward correlation of dy with each filter turned
+    // by 180° (its flat k×k values reversed), which gathers into each dx row instead of
+    // scattering into k² of them; the filters are turned once here.
+    let turned: Vec<f32> = if p.s == 1 {
+        wt.chunks_exact(k * k)
+            .flat_map(|f| f.iter().rev().copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let per = planes_per_task(h * w);
     par_vec(b * c * h * w, per * h * w, |t, out| {
         let mut buf = Vec::new();
         for (i, dx) in out.chunks_mut(h * w).enumerate() {
             let plane = t * per + i;
             let dyp = &dy[plane * ho * wo..(plane + 1) * ho * wo];
-            let wp = &wt[(plane % c) * k * k..(plane % c + 1) * k * k];
-            either!(fast, &p, x_backward, dyp, wp, dx, &mut buf);
+            let f = (plane % c) * k * k..(plane % c + 1) * k * k;
+            if p.s == 1 {
+                either!(fast, &p, forward, dyp, &turned[f], dx, &mut buf);
+            } else {
+                either!(fast, &p, x_backward, dyp, &wt[f], dx);
+            }
         }
     })
 }

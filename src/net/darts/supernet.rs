@@ -67,12 +67,12 @@ impl PoolTape {
     /// On the CPU, this pass's argmax positions (found now, recorded, or replayed); `None` on
     /// other backends.
     fn choice_on_cpu(&mut self, x: &Tensor<4>, stride: usize) -> Option<Tensor<4>> {
-        let fresh = || kernels::max_pool_argmax(x, stride);
         if !kernels::on_flex(x) {
             return None;
         }
-        match self.choice(|| PoolChoice::Positions(fresh().expect("on the CPU"))) {
-            None => fresh(),
+        let fresh = || kernels::max_pool_argmax(x, stride);
+        match self.choice(|| PoolChoice::Positions(fresh())) {
+            None => Some(fresh()),
             Some(PoolChoice::Positions(at)) => Some(at),
             Some(PoolChoice::Indices(_)) => unreachable!("indices are recorded off the CPU"),
         }
