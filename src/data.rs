@@ -78,6 +78,8 @@ pub enum RngStream {
     Data = 2,
     /// Gumbel noise of the relaxed cell.
     Gumbel = 3,
+    /// Random probes of a proxy (AZ-NAS's Rademacher vectors in [`crate::proxies`]).
+    Probe = 4,
 }
 
 /// A seeded ChaCha8 generator for one [`RngStream`] of `seed`.

@@ -137,6 +137,9 @@ impl Refiner {
                     (Proxy::GradNorm, Some(s)) => s.grad_norm,
                     (Proxy::Synflow, Some(s)) => s.synflow,
                     (Proxy::Naswot, Some(s)) => s.naswot,
+                    (Proxy::Expressivity, Some(s)) => s.az.expressivity,
+                    (Proxy::Progressivity, Some(s)) => s.az.progressivity,
+                    (Proxy::Trainability, Some(s)) => s.az.trainability,
                     _ => f64::NAN,
                 };
                 self.proxies.iter().map(|&p| value(p, &get)).collect()
@@ -262,7 +265,8 @@ mod tests {
             channels: 2,
             size: 8,
             refine: 6,
-            refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params"
+            refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
+                          progressivity,trainability"
                 .parse()
                 .unwrap(),
             ..SearchConfig::default()

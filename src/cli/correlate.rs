@@ -2,7 +2,9 @@
 //! cells or the whole space. The whole space is 15,625 standalone networks, so it is built to
 //! fan out: `--shard I/N` scores every N-th cell, `--out FILE` streams one JSON line per cell
 //! (resuming from what FILE already holds), and `--merge FILE…` joins the shards' files into
-//! one table. Scoring never reads the accuracy table; only the correlation does.
+//! one table. Scoring never reads the accuracy table; only the correlation does. The ensemble
+//! column aggregates the proxies of `--refine-with`, so a merge can try other ensembles on the
+//! same scores.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -67,13 +69,13 @@ impl std::fmt::Display for Shard {
 }
 
 /// The proxy columns of a run, in table order: the four network proxies, the exact trace when
-/// asked for, and the parameter count.
+/// asked for, the parameter count and AZ-NAS's three.
 fn columns(exact: bool) -> Vec<&'static str> {
     let mut names = vec!["nasi_trace", "grad_norm", "synflow", "naswot"];
     if exact {
         names.push("exact_ntk_trace");
     }
-    names.push("params");
+    names.extend(["params", "expressivity", "progressivity", "trainability"]);
     names
 }
 
@@ -251,6 +253,7 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
             values.push(s.exact_trace);
         }
         values.push(proxy.params(&g) as f64);
+        values.extend([s.az.expressivity, s.az.progressivity, s.az.trainability]);
         let row = Row {
             ordinal: o,
             scores: values
@@ -365,7 +368,8 @@ fn merge(cmd: &CorrelateCmd) -> Result<()> {
 }
 
 /// The correlation table of `rows` against `table`, with the ensemble column: AZ-NAS's
-/// Σ_p ln(rank_p/n) over the second stage's default proxies that the rows have.
+/// Σ_p ln(rank_p/n) over the proxies of the command's `--refine-with` (the second stage's
+/// default unless given) that the rows have.
 fn report(
     cmd: &CorrelateCmd,
     cfg: &SearchConfig,
@@ -388,7 +392,8 @@ fn report(
     let mut cols: Vec<Vec<Option<f64>>> = (0..names.len())
         .map(|p| rows.iter().map(|r| r.scores[p]).collect())
         .collect();
-    let members: Vec<usize> = SearchConfig::DEFAULT
+    let members: Vec<usize> = cmd
+        .cfg
         .refine_with
         .0
         .iter()

@@ -16,13 +16,16 @@ use crate::proxies::{ProxyContext, ProxyScores};
 use crate::space::{EDGES, Genotype, NUM_OPS, Op};
 
 /// The proxies in report order, with how each reads a score (larger is preferred for all).
-const PROXIES: [&str; 6] = [
+const PROXIES: [&str; 9] = [
     "nasi_trace",
     "exact_trace",
     "grad_norm",
     "synflow",
     "naswot",
     "params",
+    "expressivity",
+    "progressivity",
+    "trainability",
 ];
 
 fn column(s: &ProxyScores, params: usize, name: &str) -> f64 {
@@ -32,6 +35,9 @@ fn column(s: &ProxyScores, params: usize, name: &str) -> f64 {
         "grad_norm" => s.grad_norm,
         "synflow" => s.synflow,
         "naswot" => s.naswot,
+        "expressivity" => s.az.expressivity,
+        "progressivity" => s.az.progressivity,
+        "trainability" => s.az.trainability,
         _ => params as f64,
     }
 }

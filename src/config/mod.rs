@@ -70,17 +70,28 @@ pub enum Proxy {
     /// Parameter count (NB201: the standalone network; DARTS: the C = 36, 20-cell evaluation
     /// network).
     Params,
+    /// AZ-NAS's expressivity (Lee & Ham, 2024): Σ over feature maps of the entropy of their
+    /// channel covariance's spectrum; NB201 only.
+    Expressivity,
+    /// AZ-NAS's progressivity: the smallest increase of that entropy between maps; NB201 only.
+    Progressivity,
+    /// AZ-NAS's trainability: mean over layers of 2 − σ − 1/σ, σ the top singular value of the
+    /// layer's Jacobian (estimated); NB201 only.
+    Trainability,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 6] = [
+    pub const ALL: [Proxy; 9] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
         Proxy::Synflow,
         Proxy::Naswot,
         Proxy::Params,
+        Proxy::Expressivity,
+        Proxy::Progressivity,
+        Proxy::Trainability,
     ];
 
     /// Its name in flags, files and tables.
@@ -92,13 +103,20 @@ impl Proxy {
             Proxy::Synflow => "synflow",
             Proxy::Naswot => "naswot",
             Proxy::Params => "params",
+            Proxy::Expressivity => "expressivity",
+            Proxy::Progressivity => "progressivity",
+            Proxy::Trainability => "trainability",
         }
     }
 
-    /// Whether the space's standalone networks have this proxy (SynFlow and NASWOT are written
-    /// for NB201's network only).
+    /// Whether the space's standalone networks have this proxy (SynFlow, NASWOT and AZ-NAS's
+    /// three are written for NB201's network only).
     pub fn available(self, space: SpaceKind) -> bool {
-        space == SpaceKind::Nb201 || !matches!(self, Proxy::Synflow | Proxy::Naswot)
+        space == SpaceKind::Nb201
+            || matches!(
+                self,
+                Proxy::Alpha | Proxy::NasiTrace | Proxy::GradNorm | Proxy::Params
+            )
     }
 }
 
@@ -214,7 +232,9 @@ pub struct SearchConfig {
     #[serde(default)]
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
-    /// `grad_norm`, `synflow`, `naswot`, `params`); those a space lacks are left out.
+    /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
+    /// `trainability`); those a space lacks are left out. `nasi correlate` aggregates the same
+    /// list into its ensemble column.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
     pub refine_with: ProxyList,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it

@@ -446,119 +446,62 @@ impl Supernet {
         mix: &CellMix,
         tape: &mut ReluTape,
     ) -> Tensor<2> {
-        let p = |i: usize| params[i].clone();
-        let sh = |i: usize| self.specs[i].shape.as_slice();
-        let mut h = self.bn_after(params, self.stem, conv(x, p(self.stem), sh(self.stem), 1));
-        // Per-edge weights of the four ops other than `none` (`[4]` each, in `Op` order), sliced
-        // once for all cells. `none` contributes 0·w_none; its weight still shapes the softmax
-        // through which α receives gradient.
-        let order = [
-            Op::SkipConnect,
-            Op::NorConv1x1,
-            Op::NorConv3x3,
-            Op::AvgPool3x3,
-        ];
-        debug_assert_eq!(
-            order.map(Op::index),
-            [1, 2, 3, 4],
-            "terms of `kernels::mix` below"
-        );
-        let weights: Option<Vec<Tensor<1>>> = match mix {
-            CellMix::Relaxed(w) => Some(
-                (0..NUM_EDGES)
-                    .map(|e| {
-                        w.clone()
-                            .slice([e..e + 1, 1..NUM_OPS])
-                            .reshape([NUM_OPS - 1])
-                    })
-                    .collect(),
-            ),
-            CellMix::Fixed(_) => None,
-        };
+        let weights = edge_weights(mix);
+        let mut h = self.stem(params, x);
         for layer in &self.layers {
-            h = match layer {
-                Layer::Cell { edges } => {
-                    let mut nodes: Vec<Option<Tensor<4>>> = vec![Some(h)];
-                    // ReLU and 3×3 mean of each node, shared by all its out-edges (relaxed).
-                    let mut relus: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
-                    let mut pools: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
-                    for to in 1..NUM_NODES {
-                        let mut acc: Option<Tensor<4>> = None;
-                        for (e, &(t, from)) in EDGES.iter().enumerate() {
-                            if t != to {
-                                continue;
-                            }
-                            let Some(x) = nodes[from].clone() else {
-                                continue;
-                            };
-                            let out = match (&weights, mix) {
-                                (Some(w), _) => {
-                                    let (c1, c3) = edges[e];
-                                    let r = relus[from]
-                                        .get_or_insert_with(|| tape.relu(x.clone()))
-                                        .clone();
-                                    let pool = pools[from]
-                                        .get_or_insert_with(|| avg_pool_3x3(x.clone()))
-                                        .clone();
-                                    let y1 = conv(r.clone(), p(c1), sh(c1), 1);
-                                    let y3 = conv(r, p(c3), sh(c3), 1);
-                                    Some(if self.batch_norm && !self.is_affine() {
-                                        kernels::mixed_edge(x, y1, y3, pool, w[e].clone())
-                                    } else {
-                                        let y1 = self.bn_after(params, c1, y1);
-                                        let y3 = self.bn_after(params, c3, y3);
-                                        kernels::mix([x, y1, y3, pool], w[e].clone())
-                                    })
-                                }
-                                (None, CellMix::Fixed(g)) => {
-                                    let (c1, c3) = edges[e];
-                                    match g.ops[e] {
-                                        Op::None => None,
-                                        Op::SkipConnect => Some(x),
-                                        Op::NorConv1x1 => Some(self.bn_after(
-                                            params,
-                                            c1,
-                                            conv(tape.relu(x), p(c1), sh(c1), 1),
-                                        )),
-                                        Op::NorConv3x3 => Some(self.bn_after(
-                                            params,
-                                            c3,
-                                            conv(tape.relu(x), p(c3), sh(c3), 1),
-                                        )),
-                                        Op::AvgPool3x3 => Some(avg_pool_3x3(x)),
-                                    }
-                                }
-                                _ => unreachable!("weights exist exactly for relaxed mixes"),
-                            };
-                            if let Some(o) = out {
-                                acc = Some(match acc {
-                                    Some(a) => a + o,
-                                    None => o,
-                                });
-                            }
-                        }
-                        nodes.push(acc);
-                    }
-                    // A cell whose output is disconnected outputs zeros.
-                    match nodes.pop().flatten() {
-                        Some(o) => o,
-                        None => nodes[0].clone().expect("input node").zeros_like(),
-                    }
-                }
-                Layer::ResBlock {
-                    conv_a,
-                    conv_b,
-                    down,
-                } => {
-                    let a = conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2);
-                    let a = self.bn_after(params, *conv_a, a);
-                    let b = conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1);
-                    let b = self.bn_after(params, *conv_b, b);
-                    let s = conv(kernels::avg_pool_2x2(h), p(*down), sh(*down), 1);
-                    b + s
-                }
-            };
+            h = self.layer(params, layer, h, mix, weights.as_deref(), tape);
         }
+        self.head(params, h, tape)
+    }
+
+    /// Number of layers between the stem and the head (3N cells and 2 residual blocks), the
+    /// `i` of [`Supernet::layer_of`].
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The feature maps of `g`'s standalone network on `x` `[b, 3, size, size]`: the stem's
+    /// output, then each layer's (`1 + num_layers` maps `[b, c, h, w]`, before any ReLU), as
+    /// AZ-NAS's expressivity and trainability (Lee & Ham, CVPR 2024) read them.
+    pub fn features(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<4>,
+        g: &Genotype,
+        tape: &mut ReluTape,
+    ) -> Vec<Tensor<4>> {
+        let mix = CellMix::Fixed(*g);
+        let mut out = vec![self.stem(params, x)];
+        for layer in &self.layers {
+            let h = out.last().expect("the stem's map").clone();
+            out.push(self.layer(params, layer, h, &mix, None, tape));
+        }
+        out
+    }
+
+    /// Layer `i` (0-based, of [`Supernet::num_layers`]) of `g`'s standalone network applied to
+    /// `h` (the map before it, `[b, c, h, w]`): the function whose Jacobian AZ-NAS's
+    /// trainability estimates.
+    pub fn layer_of(
+        &self,
+        params: &[Tensor<1>],
+        i: usize,
+        h: Tensor<4>,
+        g: &Genotype,
+        tape: &mut ReluTape,
+    ) -> Tensor<4> {
+        self.layer(params, &self.layers[i], h, &CellMix::Fixed(*g), None, tape)
+    }
+
+    /// The stem: 3×3 conv and its batch norm, `[b, 3, s, s]` → `[b, C, s, s]`.
+    fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
+        let (i, shape) = (self.stem, self.specs[self.stem].shape.as_slice());
+        self.bn_after(params, i, conv(x, params[i].clone(), shape, 1))
+    }
+
+    /// The head: the last batch norm (`lastact`), ReLU, global average pool and the linear
+    /// layer, `[b, c, h, w]` → logits `[b, classes]`.
+    fn head(&self, params: &[Tensor<1>], h: Tensor<4>, tape: &mut ReluTape) -> Tensor<2> {
         let h = if self.final_norm {
             self.affine_bn(params, self.final_affine, h)
         } else {
@@ -568,8 +511,134 @@ impl Supernet {
         let [b, c, _, _] = h.dims();
         let feat = h.mean_dim(3).mean_dim(2).reshape([b, c]);
         let (wi, bi) = self.head;
-        let w = p(wi).reshape([self.config.classes, c]);
-        feat.matmul(w.transpose()) + p(bi).reshape([1, self.config.classes])
+        let w = params[wi].clone().reshape([self.config.classes, c]);
+        feat.matmul(w.transpose()) + params[bi].clone().reshape([1, self.config.classes])
+    }
+
+    /// One layer (a cell under `mix`, or a residual block) on `h`; `weights` are the relaxed
+    /// mix's per-edge weights of the four ops other than `none` ([`edge_weights`]).
+    fn layer(
+        &self,
+        params: &[Tensor<1>],
+        layer: &Layer,
+        h: Tensor<4>,
+        mix: &CellMix,
+        weights: Option<&[Tensor<1>]>,
+        tape: &mut ReluTape,
+    ) -> Tensor<4> {
+        let p = |i: usize| params[i].clone();
+        let sh = |i: usize| self.specs[i].shape.as_slice();
+        match layer {
+            Layer::Cell { edges } => {
+                let mut nodes: Vec<Option<Tensor<4>>> = vec![Some(h)];
+                // ReLU and 3×3 mean of each node, shared by all its out-edges (relaxed).
+                let mut relus: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
+                let mut pools: Vec<Option<Tensor<4>>> = vec![None; NUM_NODES];
+                for to in 1..NUM_NODES {
+                    let mut acc: Option<Tensor<4>> = None;
+                    for (e, &(t, from)) in EDGES.iter().enumerate() {
+                        if t != to {
+                            continue;
+                        }
+                        let Some(x) = nodes[from].clone() else {
+                            continue;
+                        };
+                        let out = match (weights, mix) {
+                            (Some(w), _) => {
+                                let (c1, c3) = edges[e];
+                                let r = relus[from]
+                                    .get_or_insert_with(|| tape.relu(x.clone()))
+                                    .clone();
+                                let pool = pools[from]
+                                    .get_or_insert_with(|| avg_pool_3x3(x.clone()))
+                                    .clone();
+                                let y1 = conv(r.clone(), p(c1), sh(c1), 1);
+                                let y3 = conv(r, p(c3), sh(c3), 1);
+                                Some(if self.batch_norm && !self.is_affine() {
+                                    kernels::mixed_edge(x, y1, y3, pool, w[e].clone())
+                                } else {
+                                    let y1 = self.bn_after(params, c1, y1);
+                                    let y3 = self.bn_after(params, c3, y3);
+                                    kernels::mix([x, y1, y3, pool], w[e].clone())
+                                })
+                            }
+                            (None, CellMix::Fixed(g)) => {
+                                let (c1, c3) = edges[e];
+                                match g.ops[e] {
+                                    Op::None => None,
+                                    Op::SkipConnect => Some(x),
+                                    Op::NorConv1x1 => Some(self.bn_after(
+                                        params,
+                                        c1,
+                                        conv(tape.relu(x), p(c1), sh(c1), 1),
+                                    )),
+                                    Op::NorConv3x3 => Some(self.bn_after(
+                                        params,
+                                        c3,
+                                        conv(tape.relu(x), p(c3), sh(c3), 1),
+                                    )),
+                                    Op::AvgPool3x3 => Some(avg_pool_3x3(x)),
+                                }
+                            }
+                            _ => unreachable!("weights exist exactly for relaxed mixes"),
+                        };
+                        if let Some(o) = out {
+                            acc = Some(match acc {
+                                Some(a) => a + o,
+                                None => o,
+                            });
+                        }
+                    }
+                    nodes.push(acc);
+                }
+                // A cell whose output is disconnected outputs zeros.
+                match nodes.pop().flatten() {
+                    Some(o) => o,
+                    None => nodes[0].clone().expect("input node").zeros_like(),
+                }
+            }
+            Layer::ResBlock {
+                conv_a,
+                conv_b,
+                down,
+            } => {
+                let a = conv(tape.relu(h.clone()), p(*conv_a), sh(*conv_a), 2);
+                let a = self.bn_after(params, *conv_a, a);
+                let b = conv(tape.relu(a), p(*conv_b), sh(*conv_b), 1);
+                let b = self.bn_after(params, *conv_b, b);
+                let s = conv(kernels::avg_pool_2x2(h), p(*down), sh(*down), 1);
+                b + s
+            }
+        }
+    }
+}
+
+/// Per-edge weights `[4]` of the four ops other than `none` (in `Op` order) of a relaxed mix,
+/// sliced once for all cells; `None` for a fixed cell. `none` contributes 0·w_none; its weight
+/// still shapes the softmax through which α receives gradient.
+fn edge_weights(mix: &CellMix) -> Option<Vec<Tensor<1>>> {
+    let order = [
+        Op::SkipConnect,
+        Op::NorConv1x1,
+        Op::NorConv3x3,
+        Op::AvgPool3x3,
+    ];
+    debug_assert_eq!(
+        order.map(Op::index),
+        [1, 2, 3, 4],
+        "terms of `kernels::mix` in `Supernet::layer`"
+    );
+    match mix {
+        CellMix::Relaxed(w) => Some(
+            (0..NUM_EDGES)
+                .map(|e| {
+                    w.clone()
+                        .slice([e..e + 1, 1..NUM_OPS])
+                        .reshape([NUM_OPS - 1])
+                })
+                .collect(),
+        ),
+        CellMix::Fixed(_) => None,
     }
 }
 
