@@ -110,7 +110,9 @@ async function deviceLost() {
     console.log(`[${name}] ${status}`);
     check((await page.getAttribute(".status", "data-status")) === "Failed" && /GPU device was lost/.test(status),
       `[${name}] the run stops with a message naming the lost device`);
-    check(/Device was destroyed/.test(status) && !/Backtrace|Caused by/.test(status),
+    // Which reason comes first is a race: the device-lost callback's ("Device was destroyed"), or,
+    // when the step's read-back fails before it (seen once under load), the failed buffer map.
+    check(/Device was destroyed|could not be mapped/.test(status) && !/Backtrace|Caused by|\n/.test(status),
       `[${name}] the message gives the browser's reason on one line, without burn's headings`);
     const kept = await page.locator(".chart-wrap circle.point").count();
     check(kept >= 1 && kept < 50, `[${name}] the steps before the loss stay on the page (${kept})`);
