@@ -20,7 +20,7 @@
 // 6. The landscape, the student's own cell, the second stage, axe-core and a phone (`explore`).
 import fs from "node:fs";
 import path from "node:path";
-import { launch, newPage, serve, waitDone } from "./harness.mjs";
+import { firstPaint, launch, newPage, serve, waitDone } from "./harness.mjs";
 
 const [dist, out] = [process.argv[2] ?? "dist", process.argv[3] ?? "target/e2e"];
 fs.mkdirSync(out, { recursive: true });
@@ -224,16 +224,13 @@ async function explore() {
     const errors = [];
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     page.on("pageerror", (e) => errors.push(String(e)));
-    const t0 = Date.now();
-    await page.goto(`${origin}/`);
-    await page.waitForSelector(".cell .acc[data-rank]", { timeout: 60_000 });
-    await page.waitForSelector(".landscape-summary[data-rank]", { timeout: 60_000 });
-    const firstPaint = (Date.now() - t0) / 1000;
-    console.log(`[${name}] first paint with accuracy, rank and landscape: ${firstPaint.toFixed(2)} s`);
+    const paint = await firstPaint(page, origin);
+    console.log(`[${name}] first paint with accuracy, rank and landscape: ${paint.toFixed(2)} s`);
     // A freeze guard, not a speed target (those live in benchmarks: tests/web/bench.mjs times the
-    // first paint against its 2 s target). Measured on 2 cores: 1.2–1.9 s alone, 2.24 s in a CI run
-    // beside other jobs; a replay that hangs or recomputes the search takes far longer than 20 s.
-    check(firstPaint <= 20.0, `[${name}] the replayed preset's accuracy, rank and landscape are painted without a freeze (${firstPaint.toFixed(2)} s, bound 20 s)`);
+    // first paint against its 2 s target). Measured on 2 cores: 1.2–1.9 s alone on one machine,
+    // 3.91 s alone on a slower one, 2.24 s in a CI run beside other jobs; a replay that hangs or
+    // recomputes the search takes far longer than 20 s.
+    check(paint <= 20.0, `[${name}] the replayed preset's accuracy, rank and landscape are painted without a freeze (${paint.toFixed(2)} s, bound 20 s)`);
     const summary = (await page.textContent(".landscape-summary")) ?? "";
     check(/NASI's pick: rank \d+ of 15625 on CIFAR-10/.test(summary), `[${name}] the landscape ranks the pick: ${summary.slice(0, 120)}`);
     const refined = (await page.textContent("code.refined-genotype"))?.trim() ?? "";
@@ -340,7 +337,7 @@ async function explore() {
     check(wide <= 390, `[${name}] a 390 px viewport does not scroll sideways (content ${wide} px${over.length ? ": " + over.join(", ") : ""})`);
     await page.screenshot({ path: path.join(out, `${name}-phone.png`), fullPage: true });
     check(errors.length === 0, `[${name}] no console errors ${JSON.stringify(errors)}`);
-    fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ firstPaint, axe, phoneWidth: wide }, null, 1));
+    fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ firstPaint: paint, axe, phoneWidth: wide }, null, 1));
   } finally {
     await browser.close();
   }

@@ -42,3 +42,14 @@ export async function newPage(browser, { webgpu }) {
 /** Waits until the live run ends (Done or Failed). */
 export const waitDone = (page, timeout) =>
   page.waitForSelector('.status[data-status="Done"], .status[data-status="Failed"]', { timeout });
+
+/** Loads the page at `origin` and waits for its first paint: the replayed preset's accuracy and
+ *  rank, and the landscape ranking its pick. Returns the seconds from navigation (the e2e test's
+ *  freeze guard and bench.mjs's 2 s target both time this one wait). */
+export async function firstPaint(page, origin) {
+  const t0 = Date.now();
+  await page.goto(`${origin}/`);
+  await page.waitForSelector(".cell .acc[data-rank]", { timeout: 60_000 });
+  await page.waitForSelector(".landscape-summary[data-rank]", { timeout: 60_000 });
+  return (Date.now() - t0) / 1000;
+}
