@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-step() { printf '\n== %s\n' "$*"; }
+# Each heading names the minutes since the start, so a slow CI run shows which step took the time.
+t0=$(date +%s)
+step() { printf '\n== [%3d min] %s\n' "$((($(date +%s) - t0) / 60))" "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --check
