@@ -79,9 +79,10 @@ impl Refiner {
             .copied()
             .filter(|p| p.available(cfg.space))
             .collect();
+        let stage = cfg.refine_config();
         let scorer = match cfg.space {
-            SpaceKind::Nb201 => Scorer::Nb201(ProxyContext::new(cfg, device)?),
-            SpaceKind::Darts => Scorer::Darts(DartsProbe::new(cfg, device)?),
+            SpaceKind::Nb201 => Scorer::Nb201(ProxyContext::new(&stage, device)?),
+            SpaceKind::Darts => Scorer::Darts(DartsProbe::new(&stage, device)?),
         };
         Ok(Refiner {
             proxies,

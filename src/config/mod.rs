@@ -237,6 +237,17 @@ pub struct SearchConfig {
     /// list into its ensemble column.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
     pub refine_with: ProxyList,
+    /// C of the networks the second stage scores (0, the default: the search's `channels`): the
+    /// stage may score its candidates nearer NB201's evaluation network (C = 16) than the
+    /// search's small supernet. A file without the key means 0.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_channels))]
+    #[serde(default)]
+    pub refine_channels: usize,
+    /// N of the networks the second stage scores (0, the default: the search's `cells`), e.g. 5,
+    /// NB201's evaluation depth. A file without the key means 0.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_cells))]
+    #[serde(default)]
+    pub refine_cells: usize,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
@@ -306,6 +317,8 @@ impl SearchConfig {
             Proxy::Params,
         ])),
         fd_scheme: FdScheme::Forward,
+        refine_channels: 0,
+        refine_cells: 0,
     };
 }
 
@@ -458,6 +471,17 @@ impl SearchConfig {
         }
     }
 
+    /// The settings the second stage builds its networks with: these, with `refine_channels`
+    /// and `refine_cells` in place of C and N where they are set (not 0).
+    pub fn refine_config(&self) -> SearchConfig {
+        let or = |v: usize, d: usize| if v == 0 { d } else { v };
+        SearchConfig {
+            channels: or(self.refine_channels, self.channels),
+            cells: or(self.refine_cells, self.cells),
+            ..self.clone()
+        }
+    }
+
     /// Steps the search runs: T, or 2T when it re-linearises (`relinearise` > 0).
     pub fn total_steps(&self) -> usize {
         if self.relinearise > 0.0 {
@@ -592,6 +616,23 @@ impl SearchConfig {
                     self.refine
                 ),
             );
+        }
+        if self.refine > 0 && (self.refine_channels, self.refine_cells) != (0, 0) {
+            let stage = SearchConfig {
+                refine_channels: 0,
+                refine_cells: 0,
+                ..self.refine_config()
+            };
+            if let Err(e) = stage.validate() {
+                return bad(
+                    match e.field {
+                        "channels" => "refine-channels",
+                        "cells" => "refine-cells",
+                        f => f,
+                    },
+                    format!("the second stage's network: {}", e.message),
+                );
+            }
         }
         if self.refine > 0 && !self.refine_with.0.iter().any(|p| p.available(self.space)) {
             return bad(

@@ -493,6 +493,44 @@ impl Supernet {
         self.layer(params, &self.layers[i], h, &CellMix::Fixed(*g), None, tape)
     }
 
+    /// SynFlow's forward pass (Tanaka et al., 2020) without overflow: the logits `[b, classes]`
+    /// of `g`'s network on `x` `[b, 3, size, size]` divided by S = Π_l s_l, with s_l the
+    /// (detached) mean of the map after the stem and after each layer, and ln S `[1]`. SynFlow
+    /// runs the network with |θ|, no batch norm ([`Supernet::without_batch_norm`]) and a
+    /// positive input, so every map is positive, every ReLU the identity and the network linear
+    /// in each map: dividing a map by a constant divides what follows (the head's bias is
+    /// divided by S too) and so divides R = Σ logits and every θ ⊙ ∂R/∂θ by it, exactly. The
+    /// undivided R is a product over the 3N + 2 layers that overflows f32 at NB201's
+    /// evaluation depth (N = 5, C = 8 already); S is kept as its logarithm, so only the
+    /// caller's f64 product S · Σ θ ⊙ ∂R/∂θ leaves f32.
+    pub fn forward_rescaled(
+        &self,
+        params: &[Tensor<1>],
+        x: Tensor<4>,
+        g: &Genotype,
+    ) -> (Tensor<2>, Tensor<1>) {
+        let mix = CellMix::Fixed(*g);
+        let mut tape = ReluTape::Free;
+        let mut ln_s = Tensor::<1>::zeros([1], &x.device());
+        // A map of zeros (a cell whose output is cut off) stays zeros: its s is 1, not 0.
+        let mut rescale = |h: Tensor<4>| {
+            let m = h.clone().mean().detach();
+            let s = m.clone().mask_fill(m.equal_elem(0.0), 1.0);
+            ln_s = ln_s.clone() + s.clone().log();
+            h / s.reshape([1, 1, 1, 1])
+        };
+        let mut h = rescale(self.stem(params, x));
+        for layer in &self.layers {
+            h = rescale(self.layer(params, layer, h, &mix, None, &mut tape));
+        }
+        // The head's bias enters as b / S: its term |b|·(1/S) underflows only where it is below
+        // f32's resolution of the rest.
+        let mut p = params.to_vec();
+        let bi = self.head.1;
+        p[bi] = p[bi].clone() * ln_s.clone().neg().exp();
+        (self.head(&p, h, &mut tape), ln_s)
+    }
+
     /// The stem: 3×3 conv and its batch norm, `[b, 3, s, s]` → `[b, C, s, s]`.
     fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
         let (i, shape) = (self.stem, self.specs[self.stem].shape.as_slice());
