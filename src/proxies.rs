@@ -54,6 +54,13 @@ impl ProxyContext {
         })
     }
 
+    /// T̃ = ‖∇θL‖² (eq. 12) and grad_norm Σ_l ‖∇θ_l L‖ of `g`'s network on the batch.
+    pub fn gradients(&self, g: &Genotype) -> (f64, f64) {
+        let gn = self.probe.tensors(g, false).grad_norm;
+        let norm = gn.layer_norm_sum();
+        (scalar(gn.trace), norm)
+    }
+
     /// Scalars of `g`'s standalone network.
     pub fn params(&self, g: &Genotype) -> usize {
         self.probe.params(g)
@@ -61,19 +68,35 @@ impl ProxyContext {
 
     /// Scores the standalone network of `g`; the exact trace only when `exact` (b·K passes).
     pub fn scores(&self, g: &Genotype, exact: bool) -> ProxyScores {
-        let (net, dev) = (self.probe.net(), self.probe.device());
-        let mix = CellMix::Fixed(*g);
-        let x = input_tensor(self.probe.batch(), dev);
         let scored = self.probe.tensors(g, exact);
-        let gn = scored.grad_norm;
-        let grad_norm = gn.layer_norm_sum();
-        let nasi_trace = scalar(gn.trace);
+        let (nasi_trace, grad_norm) = (
+            scalar(scored.grad_norm.trace.clone()),
+            scored.grad_norm.layer_norm_sum(),
+        );
+        let b = self.probe.batch().batch;
+        let exact_trace = scored.ntk.map_or(f64::NAN, |ntk| {
+            (0..b)
+                .map(|i| scalar(ntk.clone().slice([i..i + 1, i..i + 1]).sum()))
+                .sum()
+        });
+        ProxyScores {
+            nasi_trace,
+            grad_norm,
+            synflow: self.synflow(g),
+            naswot: self.naswot(g),
+            exact_trace,
+            az: self.az_nas(g),
+        }
+    }
 
-        let synflow = self.synflow(g);
-
-        // NASWOT: K_H = Σ_relu [c cᵀ + (1−c)(1−c)ᵀ] over binary activation codes c.
+    /// NASWOT (Mellor et al., 2021) of `g`'s network on the batch: log|det K_H| of the `[b, b]`
+    /// Hamming-similarity kernel of its ReLU activation codes; NaN for a network without ReLUs.
+    pub fn naswot(&self, g: &Genotype) -> f64 {
+        // K_H = Σ_relu [c cᵀ + (1−c)(1−c)ᵀ] over binary activation codes c.
+        let (net, dev) = (self.probe.net(), self.probe.device());
+        let x = input_tensor(self.probe.batch(), dev);
         let mut tape = ReluTape::Record(Vec::new());
-        let _ = net.forward(net.params(), x, &mix, &mut tape);
+        let _ = net.forward(net.params(), x, &CellMix::Fixed(*g), &mut tape);
         let b = self.probe.batch().batch;
         let ReluTape::Record(masks) = tape else {
             unreachable!("recording tape")
@@ -86,7 +109,7 @@ impl ProxyContext {
                 m.clone().matmul(m.transpose()) + n.clone().matmul(n.transpose())
             })
             .reduce(|a, c| a + c);
-        let naswot = kernel.map_or(f64::NAN, |kh| {
+        kernel.map_or(f64::NAN, |kh| {
             let v: Vec<f64> = kh
                 .into_data()
                 .try_to_vec::<f32>()
@@ -98,21 +121,7 @@ impl ProxyContext {
                 .iter()
                 .map(|l| l.abs().ln())
                 .sum()
-        });
-
-        let exact_trace = scored.ntk.map_or(f64::NAN, |ntk| {
-            (0..b)
-                .map(|i| scalar(ntk.clone().slice([i..i + 1, i..i + 1]).sum()))
-                .sum()
-        });
-        ProxyScores {
-            nasi_trace,
-            grad_norm,
-            synflow,
-            naswot,
-            exact_trace,
-            az: self.az_nas(g),
-        }
+        })
     }
 
     /// SynFlow of `g`'s network: Σ θ ⊙ ∂R/∂θ with |θ|, no batch norm, an all-ones input of

@@ -120,28 +120,39 @@ impl Refiner {
         true
     }
 
+    /// The proxies of one candidate, each computed only when the list has it (the stage's cost
+    /// is the sum of its proxies' passes).
     fn score(&self, alpha: f64, g: &AnyGenotype) -> Vec<Option<f64>> {
-        let needs_net = self
-            .proxies
-            .iter()
-            .any(|p| !matches!(p, Proxy::Alpha | Proxy::Params));
+        let has = |ps: &[Proxy]| self.proxies.iter().any(|p| ps.contains(p));
         let value = |p: Proxy, s: &dyn Fn(Proxy) -> f64| -> Option<f64> {
             Some(if p == Proxy::Alpha { alpha } else { s(p) }).filter(|v| v.is_finite())
         };
+        let needs_net = has(&[Proxy::NasiTrace, Proxy::GradNorm]);
         match (&self.scorer, g) {
             (Scorer::Nb201(ctx), AnyGenotype::Nb201(g)) => {
-                let s = needs_net.then(|| ctx.scores(g, false));
+                let grads = needs_net.then(|| ctx.gradients(g));
+                let synflow = has(&[Proxy::Synflow]).then(|| ctx.synflow(g));
+                let naswot = has(&[Proxy::Naswot]).then(|| ctx.naswot(g));
+                let az = has(&[
+                    Proxy::Expressivity,
+                    Proxy::Progressivity,
+                    Proxy::Trainability,
+                ])
+                .then(|| ctx.az_nas(g));
                 let params = ctx.params(g) as f64;
-                let get = |p: Proxy| match (p, &s) {
-                    (Proxy::Params, _) => params,
-                    (Proxy::NasiTrace, Some(s)) => s.nasi_trace,
-                    (Proxy::GradNorm, Some(s)) => s.grad_norm,
-                    (Proxy::Synflow, Some(s)) => s.synflow,
-                    (Proxy::Naswot, Some(s)) => s.naswot,
-                    (Proxy::Expressivity, Some(s)) => s.az.expressivity,
-                    (Proxy::Progressivity, Some(s)) => s.az.progressivity,
-                    (Proxy::Trainability, Some(s)) => s.az.trainability,
-                    _ => f64::NAN,
+                let get = |p: Proxy| {
+                    match p {
+                        Proxy::Params => Some(params),
+                        Proxy::NasiTrace => grads.map(|(t, _)| t),
+                        Proxy::GradNorm => grads.map(|(_, n)| n),
+                        Proxy::Synflow => synflow,
+                        Proxy::Naswot => naswot,
+                        Proxy::Expressivity => az.map(|a| a.expressivity),
+                        Proxy::Progressivity => az.map(|a| a.progressivity),
+                        Proxy::Trainability => az.map(|a| a.trainability),
+                        Proxy::Alpha => None,
+                    }
+                    .unwrap_or(f64::NAN)
                 };
                 self.proxies.iter().map(|&p| value(p, &get)).collect()
             }

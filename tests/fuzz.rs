@@ -169,6 +169,13 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     ][seed as usize % 4]
                         .parse()
                         .unwrap(),
+                    // 0 is the search's own; DARTS's stage network keeps its rules.
+                    refine_channels: if darts { (batch % 8) * 2 } else { batch % 17 },
+                    refine_cells: if darts {
+                        [0, 3, 5][steps % 3]
+                    } else {
+                        steps % 6
+                    },
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {
