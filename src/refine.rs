@@ -1,10 +1,13 @@
 //! The training-free second stage (`--refine K`): **our extension of Algorithm 1**, not the
 //! paper's. NASI's α* (eq. 18) is one linearisation at α = 0, so it ranks every cell but judges
 //! each edge averaged over random contexts. The second stage takes the K cells α* ranks highest
-//! ([`SpaceKind::candidates`]), scores each as a standalone network on the search's own weights
-//! and first batch with a set of proxies ([`Proxy`]), and picks the cell with the best summed
-//! log-rank Σ_p ln(rank_p / K) (AZ-NAS's aggregation, Lee & Ham 2024: a cell must be good on
-//! every proxy, since one bad rank costs more than one good rank gains). Nothing here reads an
+//! ([`SpaceKind::candidates`]), scores each as a standalone network with a set of proxies
+//! ([`Proxy`]) at [`SearchConfig::refine_config`]'s C, N and input size (by default NB201's
+//! evaluation network's C = 16, N = 5: the size the cell is trained at, not the search's
+//! supernet's), on the seed's weights for that network and the first batch of the seed's data
+//! at that size, and picks the cell with the best summed log-rank Σ_p ln(rank_p / K) (AZ-NAS's
+//! aggregation, Lee & Ham 2024: a cell must be good on every proxy, since one bad rank costs
+//! more than one good rank gains). Nothing here reads an
 //! accuracy table; the parameter count is an architecture-only quantity.
 //!
 //! The same code serves both spaces: candidates come from the space, and each proxy a space's
@@ -65,8 +68,8 @@ pub struct Refiner {
 
 impl Refiner {
     /// The candidates of `alpha_star` (the table the space's derivation ranks, as
-    /// [`crate::search::SearchResult::alpha`] holds it) and the scorer on `cfg`'s weights and
-    /// first batch.
+    /// [`crate::search::SearchResult::alpha`] holds it) and the scorer on the seed's weights and
+    /// first batch of [`SearchConfig::refine_config`]'s network.
     pub fn new(
         cfg: &SearchConfig,
         alpha_star: &ArchTable,

@@ -249,6 +249,11 @@ pub struct SearchConfig {
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_cells))]
     #[serde(default)]
     pub refine_cells: usize,
+    /// Input size of the networks the second stage scores (0, the default: the search's `size`;
+    /// NB201 trains at 32). A file without the key means 0.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_size))]
+    #[serde(default)]
+    pub refine_size: usize,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
@@ -320,6 +325,7 @@ impl SearchConfig {
         fd_scheme: FdScheme::Forward,
         refine_channels: 16,
         refine_cells: 5,
+        refine_size: 0,
     };
 }
 
@@ -360,6 +366,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             size: 8,
             refine_channels: 0,
             refine_cells: 0,
+            refine_size: 0,
             ..d
         }),
         // The quality issue's best estimator batch: b = 1 with T·b held at the default's 1280
@@ -396,6 +403,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             // With `--refine K`, at the search network's own C and cells.
             refine_channels: 0,
             refine_cells: 0,
+            refine_size: 0,
             ..d
         }),
         // DARTS at the page's and CI's scale: the same search network's layout (5 cells, two of
@@ -415,6 +423,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             // With `--refine K`, at the search network's own C and cells.
             refine_channels: 0,
             refine_cells: 0,
+            refine_size: 0,
             ..d
         }),
         _ => None,
@@ -481,13 +490,15 @@ impl SearchConfig {
         }
     }
 
-    /// The settings the second stage builds its networks with: these, with `refine_channels`
-    /// and `refine_cells` in place of C and N where they are set (not 0).
+    /// The settings the second stage builds its networks with: these, with `refine_channels`,
+    /// `refine_cells` and `refine_size` in place of C, N and the input size where they are set
+    /// (not 0).
     pub fn refine_config(&self) -> SearchConfig {
         let or = |v: usize, d: usize| if v == 0 { d } else { v };
         SearchConfig {
             channels: or(self.refine_channels, self.channels),
             cells: or(self.refine_cells, self.cells),
+            size: or(self.refine_size, self.size),
             ..self.clone()
         }
     }
@@ -627,16 +638,20 @@ impl SearchConfig {
                 ),
             );
         }
-        if self.refine > 0 && (self.refine_channels, self.refine_cells) != (0, 0) {
+        if self.refine > 0
+            && (self.refine_channels, self.refine_cells, self.refine_size) != (0, 0, 0)
+        {
             let stage = SearchConfig {
                 refine_channels: 0,
                 refine_cells: 0,
+                refine_size: 0,
                 ..self.refine_config()
             };
             if let Err(e) = stage.validate() {
                 let field = match e.field {
                     "channels" => "refine-channels",
                     "cells" => "refine-cells",
+                    "size" | "data" => "refine-size",
                     f => f,
                 };
                 return bad(
@@ -787,8 +802,9 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_field() {
         type Case = (fn(&mut SearchConfig), &'static str);
-        let cases: [Case; 8] = [
+        let cases: [Case; 9] = [
             (|c| c.refine_channels = 600, "refine-channels"),
+            (|c| c.refine_size = 30, "refine-size"),
             (|c| c.refine_cells = 40, "refine-cells"),
             (|c| c.batch = 0, "batch"),
             (|c| c.steps = 0, "steps"),
@@ -818,6 +834,7 @@ mod tests {
         let own = SearchConfig {
             refine_channels: 0,
             refine_cells: 0,
+            refine_size: 0,
             ..d.clone()
         };
         assert_eq!(own.refine_config(), own);
