@@ -176,6 +176,11 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     } else {
                         steps % 6
                     },
+                    refine_size: if cifar {
+                        0
+                    } else {
+                        [0, 8, 32][seed as usize % 3]
+                    },
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {
