@@ -76,6 +76,24 @@ fn darts_peak_bytes(cfg: &SearchConfig) -> u64 {
     (BASE_BYTES + per_value * 14.0 * plane * halvings) as u64
 }
 
+/// Estimated peak memory in bytes of the second stage (`--refine K`) when it scores networks of
+/// another size than the search's (`refine-channels`, `refine-cells`, `refine-size`), else
+/// `None`. An upper bound: the estimate of a forward-scheme search step on a supernet of the
+/// stage's size, which holds all four ops per edge and two passes where a candidate's own
+/// network holds one op and one pass (about 128 MB for the default's C = 16, N = 5, b = 32,
+/// 16×16).
+pub fn stage_peak_bytes(cfg: &SearchConfig) -> Option<u64> {
+    let stage = cfg.refine_config();
+    let other = (stage.channels, stage.cells, stage.size) != (cfg.channels, cfg.cells, cfg.size);
+    (cfg.refine > 0 && other).then(|| {
+        peak_bytes(&SearchConfig {
+            fd_scheme: FdScheme::Forward,
+            refine: 0,
+            ..stage
+        })
+    })
+}
+
 /// `bytes` for a person: `41 GB`, `730 MB`.
 pub fn human(bytes: u64) -> String {
     let gb = bytes as f64 / 1e9;
@@ -88,11 +106,26 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// One line when `cfg`'s estimated peak is over `budget` bytes: the shapes, the estimate, the
-/// budget (`limit`, a phrase such as "this machine has 24 GB available") and `remedy`; `None`
-/// when it fits.
+/// One line when `cfg`'s estimated peak (the search's, or where only that fits, its second
+/// stage's: [`stage_peak_bytes`]) is over `budget` bytes: the shapes, the estimate, the budget
+/// (`limit`, a phrase such as "this machine has 24 GB available") and `remedy`; `None` when it
+/// fits.
 pub fn over_budget(cfg: &SearchConfig, budget: u64, limit: &str, remedy: &str) -> Option<String> {
     let need = peak_bytes(cfg);
+    // The search runs first: its own line when it does not fit, the stage's when only it does not.
+    if let Some(stage) = stage_peak_bytes(cfg).filter(|&s| need <= budget && s > budget) {
+        let c = cfg.refine_config();
+        return Some(format!(
+            "this search's second stage (refine-channels {}, refine-cells {}, refine-size {}, \
+             batch {}) needs about {} of memory; {limit}: lower them or --refine \
+             (0 turns the stage off)",
+            c.channels,
+            c.cells,
+            c.size,
+            c.batch,
+            human(stage),
+        ));
+    }
     (need > budget).then(|| {
         format!(
             "this search (batch {}, channels {}, cells {}, size {}) needs about {} of memory; \
@@ -158,6 +191,38 @@ mod tests {
         assert_eq!(over_budget(&d, 1 << 30, "", ""), None);
         assert_eq!(human(41_200_000_000), "41 GB");
         assert_eq!(human(730_000_000), "730 MB");
+    }
+
+    #[test]
+    fn a_second_stage_bigger_than_the_search_is_refused_by_its_own_line() {
+        let d = SearchConfig::default();
+        // The default's stage (C = 16, N = 5) outweighs its search (C = 8, N = 1) but fits.
+        let stage = stage_peak_bytes(&d).unwrap();
+        assert!(stage > peak_bytes(&d) && stage < 200_000_000, "{stage}");
+        assert_eq!(over_budget(&d, 1 << 30, "", ""), None);
+        let off = SearchConfig {
+            refine: 0,
+            ..d.clone()
+        };
+        assert_eq!(stage_peak_bytes(&off), None);
+        let own = SearchConfig {
+            refine_channels: 0,
+            refine_cells: 0,
+            ..d.clone()
+        };
+        assert_eq!(stage_peak_bytes(&own), None);
+        let huge = SearchConfig {
+            refine_channels: 512,
+            refine_cells: 32,
+            ..d
+        };
+        let line = over_budget(&huge, 8_000_000_000, "it has 8 GB", "lower --batch").unwrap();
+        assert!(
+            line.starts_with("this search's second stage (refine-channels 512, refine-cells 32")
+                && line.contains("it has 8 GB: lower them or --refine")
+                && !line.contains('\n'),
+            "{line}"
+        );
     }
 
     #[test]
