@@ -133,6 +133,40 @@ pub fn exact_ntk(
     ntk.expect("at least one class")
 }
 
+/// The NTK of the summed output, `[b, b]`: Θᵢⱼ = ⟨∇θ Σₖ fₖ(xᵢ), ∇θ Σₖ fₖ(xⱼ)⟩, the kernel whose
+/// condition number TE-NAS (Chen, Gong & Wang, ICLR 2021) scores a network by (there κ = λ_max /
+/// λ_min at initialisation correlates negatively with accuracy: a well-conditioned NTK trains
+/// evenly along every direction, NASI's eq. 5 with all eigenvalues alike).
+///
+/// `logits` maps tracked parameters to logits `[b, K]` of the whole batch (batch statistics
+/// included, as in [`exact_ntk`]). Costs b forward and backward passes (burn's autodiff does not
+/// retain graphs), K times fewer than [`exact_ntk`].
+pub fn summed_output_ntk(
+    params: &[Tensor<1>],
+    batch: usize,
+    mut logits: impl FnMut(&[Tensor<1>]) -> Tensor<2>,
+) -> Tensor<2> {
+    let rows: Vec<Tensor<1>> = (0..batch)
+        .map(|i| {
+            let t = tracked(params);
+            let f = logits(&t);
+            let k = f.dims()[1];
+            let out = f.slice([i..i + 1, 0..k]).sum();
+            let grads = out.backward();
+            let parts: Vec<Tensor<1>> = t
+                .iter()
+                .map(|p| {
+                    p.grad(&grads)
+                        .unwrap_or_else(|| p.clone().inner().zeros_like())
+                })
+                .collect();
+            Tensor::cat(parts, 0)
+        })
+        .collect();
+    let j: Tensor<2> = Tensor::stack(rows, 0);
+    j.clone().matmul(j.transpose())
+}
+
 /// Eigenvalues of a symmetric matrix (row-major `n×n`), ascending, by cyclic Jacobi rotations.
 /// Used on the host for the small `[b, b]` NTK (spectrum and condition number).
 pub fn symmetric_eigenvalues(m: &[f64], n: usize) -> Vec<f64> {

@@ -7,6 +7,8 @@
 //! * `naswot`: log|det K_H| of the Hamming-similarity kernel of the ReLU activation codes
 //!   (Mellor et al., 2021);
 //! * `exact_trace`: tr(Θ), the exact NTK trace;
+//! * `conditioning`: −ln κ, κ = λ_max / λ_min of the NTK of the summed output on the first
+//!   [`CONDITIONING_BATCH`] inputs (TE-NAS, Chen et al., ICLR 2021; larger is better conditioned);
 //! * `expressivity`, `progressivity`, `trainability`: AZ-NAS's feature proxies (Lee & Ham,
 //!   CVPR 2024; [`AzNas`]), on the same weights and batch (AZ-NAS itself uses Kaiming init and
 //!   affine norms; here they follow the search's `--init` and `--bn-affine`).
@@ -20,6 +22,11 @@ use crate::net::supernet::{CellMix, ReluTape, input_tensor};
 use crate::ntk::tracked;
 use crate::score::CellProbe;
 use crate::space::Genotype;
+
+/// The inputs TE-NAS's condition number is taken over: the first 8 of the batch, so that its b
+/// backward passes cost about a third of one full-batch step at NB201's evaluation size (TE-NAS
+/// itself uses 64 inputs on a GPU).
+pub const CONDITIONING_BATCH: usize = 8;
 
 /// The shared weights and batch against which every cell is scored ([`CellProbe`]).
 pub struct ProxyContext {
@@ -87,6 +94,25 @@ impl ProxyContext {
             exact_trace,
             az: self.az_nas(g),
         }
+    }
+
+    /// TE-NAS's NTK conditioning of `g`'s network, as −ln κ with κ = λ_max / λ_min of the
+    /// `[m, m]` NTK of the summed output ([`crate::ntk::summed_output_ntk`]) on the first
+    /// m = min(b, [`CONDITIONING_BATCH`]) inputs, their batch statistics among themselves.
+    /// Larger is better (0 at κ = 1); −∞ (not finite: ranked last) where λ_min ≤ 0, a kernel
+    /// singular in f32.
+    pub fn conditioning(&self, g: &Genotype) -> f64 {
+        let (net, dev) = (self.probe.net(), self.probe.device());
+        let m = self.probe.batch().batch.min(CONDITIONING_BATCH);
+        let x = input_tensor(self.probe.batch(), dev);
+        let [_, c, h, w] = x.dims();
+        let x = x.slice([0..m, 0..c, 0..h, 0..w]).autodiff();
+        let mix = CellMix::Fixed(*g);
+        let ntk = crate::ntk::summed_output_ntk(net.params(), m, |p| {
+            net.forward(p, x.clone(), &mix, &mut ReluTape::Free)
+        });
+        let v: Vec<f64> = read(ntk.reshape([-1])).into_iter().map(f64::from).collect();
+        condition_score(&crate::ntk::symmetric_eigenvalues(&v, m))
     }
 
     /// NASWOT (Mellor et al., 2021) of `g`'s network on the batch: log|det K_H| of the `[b, b]`
@@ -192,6 +218,14 @@ impl ProxyContext {
             progressivity,
             trainability: per_layer.iter().sum::<f64>() / per_layer.len() as f64,
         }
+    }
+}
+
+/// −ln(λ_max / λ_min) of ascending eigenvalues; −∞ when λ_min ≤ 0 or there are none.
+pub fn condition_score(ascending: &[f64]) -> f64 {
+    match (ascending.first(), ascending.last()) {
+        (Some(&lo), Some(&hi)) if lo > 0.0 => -(hi / lo).ln(),
+        _ => f64::NEG_INFINITY,
     }
 }
 
@@ -365,6 +399,26 @@ mod tests {
             trainability_of(&g_out, [2, 1, 1, 1], &g_out, [2, 1, 1, 1]),
             f64::NEG_INFINITY
         );
+    }
+
+    #[test]
+    fn conditioning_is_minus_the_log_condition_number() {
+        assert!((condition_score(&[0.5, 1.0, 4.0]) + 8f64.ln()).abs() < 1e-12);
+        assert_eq!(condition_score(&[2.0, 2.0]), 0.0);
+        // A singular (or numerically negative) kernel ranks last; no spectrum too.
+        assert_eq!(condition_score(&[0.0, 1.0]), f64::NEG_INFINITY);
+        assert_eq!(condition_score(&[-1e-9, 1.0]), f64::NEG_INFINITY);
+        assert_eq!(condition_score(&[]), f64::NEG_INFINITY);
+        // On a cell: finite, at most 0 (κ ≥ 1), the same on a second call, and it tells two
+        // cells apart.
+        let (ctx, g) = tiny();
+        let c = ctx.conditioning(&g);
+        assert!(c.is_finite() && c <= 0.0, "{c}");
+        assert_eq!(c, ctx.conditioning(&g));
+        let convs: Genotype = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+        assert_ne!(c, ctx.conditioning(&convs));
     }
 
     fn tiny() -> (ProxyContext, Genotype) {

@@ -89,9 +89,7 @@ impl Refiner {
         };
         Ok(Refiner {
             proxies,
-            candidates: cfg
-                .space
-                .candidates(alpha_star, cfg.refine, cfg.exclude_none),
+            candidates: pool(cfg, alpha_star),
             scores: Vec::new(),
             scorer,
             started: Instant::now(),
@@ -142,6 +140,7 @@ impl Refiner {
                     Proxy::Trainability,
                 ])
                 .then(|| ctx.az_nas(g));
+                let conditioning = has(&[Proxy::Conditioning]).then(|| ctx.conditioning(g));
                 let params = ctx.params(g) as f64;
                 let get = |p: Proxy| {
                     match p {
@@ -153,6 +152,7 @@ impl Refiner {
                         Proxy::Expressivity => az.map(|a| a.expressivity),
                         Proxy::Progressivity => az.map(|a| a.progressivity),
                         Proxy::Trainability => az.map(|a| a.trainability),
+                        Proxy::Conditioning => conditioning,
                         Proxy::Alpha => None,
                     }
                     .unwrap_or(f64::NAN)
@@ -209,6 +209,24 @@ impl Refiner {
             seconds: self.started.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// The stage's candidates, best α* score first: α*'s `refine` best cells, and with
+/// `refine_neighbours` the one-edge neighbours of the first that are not among them (a stable
+/// sort, so α*'s ties keep [`SpaceKind::candidates`]'s order).
+fn pool(cfg: &SearchConfig, alpha_star: &ArchTable) -> Vec<(f64, AnyGenotype)> {
+    let mut pool = cfg
+        .space
+        .candidates(alpha_star, cfg.refine, cfg.exclude_none);
+    if let (true, Some(&(_, first))) = (cfg.refine_neighbours, pool.first()) {
+        for g in first.neighbours(cfg.exclude_none) {
+            if !pool.iter().any(|(_, c)| *c == g) {
+                pool.push((g.alpha_score(alpha_star), g));
+            }
+        }
+        pool.sort_by(|a, b| b.0.total_cmp(&a.0));
+    }
+    pool
 }
 
 /// The whole second stage at once (see [`Refiner`]); `None` when `cfg.refine` is 0.
@@ -281,7 +299,7 @@ mod tests {
             size: 8,
             refine: 6,
             refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
-                          progressivity,trainability"
+                          progressivity,trainability,conditioning"
                 .parse()
                 .unwrap(),
             ..SearchConfig::default()
@@ -315,6 +333,45 @@ mod tests {
         // The same inputs give the same stage.
         let again = refine(&cheap, &alpha, &device).unwrap().unwrap();
         assert_eq!(again.candidates, r.candidates);
+    }
+
+    #[test]
+    fn the_neighbours_join_the_pool_in_alpha_order() {
+        let mut alpha = ArchTable::zeros(6, 5);
+        for e in 0..6 {
+            alpha[e][3] = 1.0 + e as f32; // nor_conv_3x3 first, by a margin that grows by edge,
+            alpha[e][2] = 0.5; // then nor_conv_1x1; skip and avg at 0.
+        }
+        let cfg = SearchConfig {
+            refine: 4,
+            ..SearchConfig::default()
+        };
+        let plain = pool(&cfg, &alpha);
+        let with = pool(
+            &SearchConfig {
+                refine_neighbours: true,
+                ..cfg
+            },
+            &alpha,
+        );
+        let first = plain[0].1;
+        assert_eq!(with[0].1, first);
+        // α*'s 4 best and the pick's 18 neighbours (`none` excluded), none twice: α*'s 2nd to
+        // 4th best are neighbours too (edge 1←0, the smallest margin, set to 1×1, skip, avg).
+        assert_eq!(with.len(), 4 + 18 - 3);
+        for c in plain.iter().chain(
+            &first
+                .neighbours(true)
+                .iter()
+                .map(|g| (0.0, *g))
+                .collect::<Vec<_>>(),
+        ) {
+            assert!(with.iter().any(|(_, g)| *g == c.1), "{}", c.1);
+        }
+        assert!(with.windows(2).all(|w| w[0].0 >= w[1].0));
+        for (s, g) in &with {
+            assert!((g.alpha_score(&alpha) - s).abs() < 1e-9);
+        }
     }
 
     #[test]

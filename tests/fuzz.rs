@@ -181,6 +181,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     } else {
                         [0, 8, 32][seed as usize % 3]
                     },
+                    refine_neighbours: steps % 2 == 1,
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {

@@ -5,7 +5,7 @@ use nasi::config::DataSpec;
 use nasi::data::Sampler;
 use nasi::loss::one_hot;
 use nasi::net::supernet::{CellMix, ReluTape, SupernetConfig, input_tensor};
-use nasi::ntk::{exact_ntk, grad_norm_sq};
+use nasi::ntk::{exact_ntk, grad_norm_sq, summed_output_ntk};
 use nasi::space::{Genotype, NUM_EDGES, NUM_OPS};
 
 fn host(t: Tensor<2>) -> Vec<f32> {
@@ -75,6 +75,43 @@ fn linear_model_matches_closed_forms() {
                 (ntk[i * b + j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0),
                 "Θ[{i},{j}]"
             );
+        }
+    }
+}
+
+#[test]
+fn summed_output_ntk_matches_its_closed_form() {
+    // f_k(x) = u·x for every class k (one shared vector u): ∇u Σ_k f_k(x_i) = K·x_i, so the
+    // summed output's kernel is K²·x_i·x_j, while the per-class NTK is K·x_i·x_j: a shared
+    // parameter tells the two apart.
+    let device = nasi::cpu_device();
+    let (b, d, k) = (4usize, 3usize, 5usize);
+    let xs: Vec<f32> = (0..b * d)
+        .map(|i| ((i * 29 % 13) as f32 - 6.0) / 5.0)
+        .collect();
+    let u: Vec<f32> = vec![0.3, -0.7, 0.2];
+    let params = vec![Tensor::<1>::from_data(TensorData::new(u, [d]), &device)];
+    let x = Tensor::<2>::from_data(TensorData::new(xs.clone(), [b, d]), &device).autodiff();
+    let logits = |p: &[Tensor<1>]| {
+        x.clone()
+            .matmul(p[0].clone().reshape([d, 1]))
+            .repeat_dim(1, k)
+    };
+    let summed = host(summed_output_ntk(&params, b, logits));
+    let per_class = host(exact_ntk(&params, b, k, logits));
+    for i in 0..b {
+        for j in 0..b {
+            let dot: f64 = (0..d)
+                .map(|t| xs[i * d + t] as f64 * xs[j * d + t] as f64)
+                .sum();
+            let (want, got) = ((k * k) as f64 * dot, summed[i * b + j] as f64);
+            // f32 products of O(1) values: measured error below 1e-6; bound 1e-4.
+            assert!(
+                (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "Θ[{i},{j}] {got} vs {want}"
+            );
+            let want = k as f64 * dot;
+            assert!((per_class[i * b + j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0));
         }
     }
 }

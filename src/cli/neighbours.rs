@@ -1,7 +1,7 @@
 //! `nasi neighbours`: a diagnosis of what the training-free proxies see around one cell. The cell
 //! and its 24 one-edge variants (each edge set to each of the 5 ops, the others kept) are scored
 //! as standalone networks on the same weights and batch with every proxy (T̃, the exact NTK trace,
-//! grad_norm, SynFlow, NASWOT, parameter count), and for each edge the op each proxy prefers is
+//! grad_norm, SynFlow, NASWOT, parameter count, AZ-NAS's three, TE-NAS's NTK conditioning), and for each edge the op each proxy prefers is
 //! named: where NASI's objective and the others disagree with the cell's context, edge by edge.
 //! A `--nb201` table only adds each variant's accuracies to the report.
 
@@ -16,7 +16,7 @@ use crate::proxies::{ProxyContext, ProxyScores};
 use crate::space::{EDGES, Genotype, NUM_OPS, Op};
 
 /// The proxies in report order, with how each reads a score (larger is preferred for all).
-const PROXIES: [&str; 9] = [
+const PROXIES: [&str; 10] = [
     "nasi_trace",
     "exact_trace",
     "grad_norm",
@@ -26,10 +26,12 @@ const PROXIES: [&str; 9] = [
     "expressivity",
     "progressivity",
     "trainability",
+    "conditioning",
 ];
 
-fn column(s: &ProxyScores, params: usize, name: &str) -> f64 {
+fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 {
     match name {
+        "conditioning" => conditioning,
         "nasi_trace" => s.nasi_trace,
         "exact_trace" => s.exact_trace,
         "grad_norm" => s.grad_norm,
@@ -48,11 +50,15 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
     check_memory(&cmd.cfg)?;
     let table = cmd.nb201.as_deref().map(load_table).transpose()?;
     let proxy = ProxyContext::new(&cmd.cfg, &select_device()?)?;
-    let mut cache: HashMap<Genotype, (ProxyScores, usize)> = HashMap::new();
+    let mut cache: HashMap<Genotype, (ProxyScores, usize, f64)> = HashMap::new();
     let mut score = |v: &Genotype| {
-        *cache
-            .entry(*v)
-            .or_insert_with(|| (proxy.scores(v, cmd.exact), proxy.params(v)))
+        *cache.entry(*v).or_insert_with(|| {
+            (
+                proxy.scores(v, cmd.exact),
+                proxy.params(v),
+                proxy.conditioning(v),
+            )
+        })
     };
     let names: Vec<&str> = PROXIES
         .iter()
@@ -69,18 +75,15 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
                 v
             })
             .collect();
-        let scored: Vec<(ProxyScores, usize)> = variants.iter().map(&mut score).collect();
+        let scored: Vec<(ProxyScores, usize, f64)> = variants.iter().map(&mut score).collect();
         let preferred: serde_json::Map<String, Value> = names
             .iter()
             .map(|&name| {
                 let best = (0..NUM_OPS)
-                    .filter(|&k| column(&scored[k].0, scored[k].1, name).is_finite())
+                    .filter(|&k| column(&scored[k].0, scored[k].1, scored[k].2, name).is_finite())
                     .max_by(|&a, &b| {
-                        column(&scored[a].0, scored[a].1, name).total_cmp(&column(
-                            &scored[b].0,
-                            scored[b].1,
-                            name,
-                        ))
+                        let (sa, sb) = (&scored[a], &scored[b]);
+                        column(&sa.0, sa.1, sa.2, name).total_cmp(&column(&sb.0, sb.1, sb.2, name))
                     });
                 (
                     name.to_string(),
@@ -91,10 +94,10 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
         let ops: Vec<Value> = variants
             .iter()
             .zip(&scored)
-            .map(|(v, (s, p))| {
+            .map(|(v, (s, p, k))| {
                 let scores: serde_json::Map<String, Value> = names
                     .iter()
-                    .map(|&n| (n.to_string(), json!(column(s, *p, n))))
+                    .map(|&n| (n.to_string(), json!(column(s, *p, *k, n))))
                     .collect();
                 json!({"op": v.ops[e].name(), "genotype": v.to_string(), "scores": scores,
                        "nb201": table.as_ref().and_then(|t| t.get(v))})

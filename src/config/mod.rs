@@ -78,11 +78,14 @@ pub enum Proxy {
     /// AZ-NAS's trainability: mean over layers of 2 − σ − 1/σ, σ the top singular value of the
     /// layer's Jacobian (estimated); NB201 only.
     Trainability,
+    /// TE-NAS's NTK conditioning (Chen et al., 2021): −ln κ, κ the condition number of the
+    /// summed output's NTK on 8 inputs (larger is better conditioned); NB201 only.
+    Conditioning,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 9] = [
+    pub const ALL: [Proxy; 10] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
@@ -92,6 +95,7 @@ impl Proxy {
         Proxy::Expressivity,
         Proxy::Progressivity,
         Proxy::Trainability,
+        Proxy::Conditioning,
     ];
 
     /// Its name in flags, files and tables.
@@ -106,6 +110,7 @@ impl Proxy {
             Proxy::Expressivity => "expressivity",
             Proxy::Progressivity => "progressivity",
             Proxy::Trainability => "trainability",
+            Proxy::Conditioning => "conditioning",
         }
     }
 
@@ -233,8 +238,9 @@ pub struct SearchConfig {
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
     /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
-    /// `trainability`); those a space lacks are left out. `nasi correlate` aggregates the same
-    /// list into its ensemble column.
+    /// `trainability`, `conditioning`); those a space lacks are left out. `nasi correlate`
+    /// aggregates the same list into its ensemble column, less `alpha` and `conditioning`,
+    /// which its score files do not hold (the ensemble's name lists its members).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
     pub refine_with: ProxyList,
     /// C of the networks the second stage scores (0: the search's `channels`). Default 16 with
@@ -254,6 +260,15 @@ pub struct SearchConfig {
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_size))]
     #[serde(default)]
     pub refine_size: usize,
+    /// Also score, in the second stage, the one-edge neighbours of α*'s best cell (our
+    /// extension; `false`, the default, scores α*'s K best only): each edge of Algorithm 1's
+    /// pick set to each other op the derivation allows, the rest kept
+    /// ([`crate::space::AnyGenotype::neighbours`]), so that the stage can judge an edge in the
+    /// pick's context, which α* (one linearisation at α = 0, eq. 18) averages over. A file
+    /// without the key means `false`.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.refine_neighbours))]
+    #[serde(default)]
+    pub refine_neighbours: bool,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
@@ -326,6 +341,7 @@ impl SearchConfig {
         refine_channels: 16,
         refine_cells: 5,
         refine_size: 0,
+        refine_neighbours: false,
     };
 }
 

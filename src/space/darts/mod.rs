@@ -123,6 +123,14 @@ impl fmt::Display for Op {
 #[error("malformed DARTS genotype: {0}")]
 pub struct GenotypeError(pub String);
 
+/// The row of edge `(to, from)` in a cell's 14 rows ([`EDGES`] order); `to` ∈ 2..=5, `from` < `to`.
+pub fn edge_row(to: usize, from: usize) -> usize {
+    EDGES
+        .iter()
+        .position(|&x| x == (to, from))
+        .expect("an edge of the cell")
+}
+
 /// One derived cell: pair `2i`, `2i + 1` feeds intermediate node `2 + i`; an input `j` is node
 /// `j` (0, 1: the cell's inputs; `j ≥ 2`: intermediate node `j`).
 pub type Cell = [(Op, usize); NUM_PAIRS];
@@ -256,11 +264,7 @@ impl Genotype {
         }
         for (offset, cell) in [(0, &self.normal), (NUM_EDGES, &self.reduce)] {
             for (slot, &(op, from)) in cell.iter().enumerate() {
-                let to = 2 + slot / 2;
-                let e = EDGES
-                    .iter()
-                    .position(|&x| x == (to, from))
-                    .expect("an edge");
+                let e = edge_row(2 + slot / 2, from);
                 t[offset + e][Op::None.index()] = 0.0;
                 t[offset + e][op.index()] = 1.0;
             }
