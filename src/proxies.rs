@@ -23,9 +23,10 @@ use crate::ntk::tracked;
 use crate::score::CellProbe;
 use crate::space::Genotype;
 
-/// The inputs TE-NAS's condition number is taken over: the first 8 of the batch, so that its b
-/// backward passes cost about a third of one full-batch step at NB201's evaluation size (TE-NAS
-/// itself uses 64 inputs on a GPU).
+/// The inputs TE-NAS's condition number is taken over: the first 8 of the batch, one backward
+/// pass each. Measured at NB201's evaluation size (C = 16, N = 5) on 2 cores: 0.3–0.45 s a
+/// candidate, 20–30 s added to a 64-candidate stage whose whole search takes ~3.7 s without it
+/// (`docs/results.md`); TE-NAS itself uses 64 inputs on a GPU.
 pub const CONDITIONING_BATCH: usize = 8;
 
 /// The shared weights and batch against which every cell is scored ([`CellProbe`]).

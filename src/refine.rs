@@ -40,7 +40,8 @@ pub struct Candidate {
 pub struct Refined {
     /// The aggregated proxies' names, in column order.
     pub proxies: Vec<String>,
-    /// The K candidates, best α* first.
+    /// The K candidates, best α* first; with `refine_neighbours`, the pick-by-α*'s one-edge
+    /// neighbours too, the pool deduplicated and sorted by α* score.
     pub candidates: Vec<Candidate>,
     /// Index into `candidates` of the pick (ties go to the better α* rank).
     pub pick: usize,
