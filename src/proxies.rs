@@ -11,7 +11,10 @@
 //!   [`CONDITIONING_BATCH`] inputs (TE-NAS, Chen et al., ICLR 2021; larger is better conditioned);
 //! * `expressivity`, `progressivity`, `trainability`: AZ-NAS's feature proxies (Lee & Ham,
 //!   CVPR 2024; [`AzNas`]), on the same weights and batch (AZ-NAS itself uses Kaiming init and
-//!   affine norms; here they follow the search's `--init` and `--bn-affine`).
+//!   affine norms; here they follow the search's `--init` and `--bn-affine`);
+//! * `meco`: Σ over the stem's and every layer's output map of the smallest eigenvalue of the
+//!   channels' Pearson correlation over the positions of the batch's first input (MeCo, Jiang et
+//!   al., NeurIPS 2023, which hooks every module; here the maps AZ-NAS's proxies read).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
@@ -50,6 +53,8 @@ pub struct ProxyScores {
     pub exact_trace: f64,
     /// AZ-NAS's expressivity, progressivity and trainability.
     pub az: AzNas,
+    /// MeCo's Σ λ_min ([`meco_of`]).
+    pub meco: f64,
 }
 
 impl ProxyContext {
@@ -94,6 +99,7 @@ impl ProxyContext {
             naswot: self.naswot(g),
             exact_trace,
             az: self.az_nas(g),
+            meco: self.meco(g),
         }
     }
 
@@ -170,6 +176,22 @@ impl ProxyContext {
             .filter_map(|(tp, a)| tp.grad(&grads).map(|g| scalar((g * a.clone()).sum())))
             .sum();
         scaled * scalar(ln_s).exp()
+    }
+
+    /// MeCo of `g`'s network: Σ over the maps of [`crate::net::supernet::Supernet::features`]
+    /// (the stem's and every layer's output, `[b, c, h, w]`) of [`meco_of`] on the batch's first
+    /// input. Larger is preferred: channels less linearly dependent on each other.
+    pub fn meco(&self, g: &Genotype) -> f64 {
+        let (net, dev) = (self.probe.net(), self.probe.device());
+        let x = input_tensor(self.probe.batch(), dev);
+        net.features(net.params(), x, g, &mut ReluTape::Free)
+            .into_iter()
+            .map(|m| {
+                let [_, c, h, w] = m.dims();
+                let first = m.slice([0..1, 0..c, 0..h, 0..w]).reshape([-1]);
+                meco_of(&read(first), [c, h * w])
+            })
+            .sum()
     }
 
     /// AZ-NAS's proxies of `g`'s network: the maps of [`crate::net::supernet::Supernet::features`] on the batch, and
@@ -303,6 +325,40 @@ pub fn expressivity_of(map: &[f32], dims: [usize; 4]) -> f64 {
         .sum()
 }
 
+/// MeCo's per-map term: the smallest eigenvalue of the `[c, c]` Pearson correlation of a map's
+/// `c` channels over its `n` positions (`map` is `[c, n]`, row-major; one input). A channel
+/// without variance correlates as 0 with every channel and itself (MeCo sets torch's NaN to 0),
+/// so such a map scores at most 0; with n ≤ c the matrix is singular and λ_min is 0 up to
+/// rounding.
+pub fn meco_of(map: &[f32], dims: [usize; 2]) -> f64 {
+    let [c, n] = dims;
+    let centred: Vec<Vec<f64>> = (0..c)
+        .map(|ch| {
+            let row = &map[ch * n..(ch + 1) * n];
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+            let d: Vec<f64> = row.iter().map(|&v| v as f64 - mean).collect();
+            let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                d.iter().map(|v| v / norm).collect()
+            } else {
+                vec![0.0; n]
+            }
+        })
+        .collect();
+    let mut corr = vec![0.0; c * c];
+    for u in 0..c {
+        for v in u..c {
+            let r: f64 = centred[u].iter().zip(&centred[v]).map(|(a, b)| a * b).sum();
+            corr[u * c + v] = r;
+            corr[v * c + u] = r;
+        }
+    }
+    crate::ntk::symmetric_eigenvalues(&corr, c)
+        .first()
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
 /// AZ-NAS's per-layer trainability 2 − σ − 1/(σ + 1e-6) from a Rademacher probe `g_out` `[b,
 /// co, ho, wo]` of a layer's output and its pull-back `g_in` = Jᵀ g_out `[b, ci, hi, wi]`:
 /// g_in is pixel-unshuffled to `[b, ci·s², ho, wo]` when the layer has stride s = hi / ho, and σ
@@ -400,6 +456,34 @@ mod tests {
             trainability_of(&g_out, [2, 1, 1, 1], &g_out, [2, 1, 1, 1]),
             f64::NEG_INFINITY
         );
+    }
+
+    #[test]
+    fn meco_is_the_smallest_eigenvalue_of_the_channel_correlation() {
+        // Two channels over four positions with correlation ρ = 0.5: eigenvalues 1 ± ρ.
+        let a = [1.0, -1.0, 1.0, -1.0];
+        let b = [1.0, 0.0, 0.0, -1.0]; // centred; ⟨a, b⟩ / (‖a‖‖b‖) = 2 / (2·√2) = 1/√2
+        let map: Vec<f32> = a.iter().chain(&b).copied().collect();
+        let rho = 0.5f64.sqrt();
+        assert!((meco_of(&map, [2, 4]) - (1.0 - rho)).abs() < 1e-12);
+        // Uncorrelated channels reach 1, the maximum; a scaled copy gives 0; a constant channel
+        // zeroes its row, so the smallest eigenvalue is 0.
+        let c = [1.0, 1.0, -1.0, -1.0];
+        let iso: Vec<f32> = a.iter().chain(&c).copied().collect();
+        assert!((meco_of(&iso, [2, 4]) - 1.0).abs() < 1e-12);
+        let copy: Vec<f32> = a.iter().chain(&a.map(|v| 3.0 * v)).copied().collect();
+        assert!(meco_of(&copy, [2, 4]).abs() < 1e-12);
+        let flat: Vec<f32> = a.iter().chain(&[2.0; 4]).copied().collect();
+        assert!(meco_of(&flat, [2, 4]).abs() < 1e-12);
+        // On a cell: finite, the same on a second call, and it tells two cells apart.
+        let (ctx, g) = tiny();
+        let m = ctx.meco(&g);
+        assert!(m.is_finite(), "{m}");
+        assert_eq!(m, ctx.meco(&g));
+        let convs: Genotype = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+        assert_ne!(m, ctx.meco(&convs));
     }
 
     #[test]

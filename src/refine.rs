@@ -142,6 +142,7 @@ impl Refiner {
                 ])
                 .then(|| ctx.az_nas(g));
                 let conditioning = has(&[Proxy::Conditioning]).then(|| ctx.conditioning(g));
+                let meco = has(&[Proxy::Meco]).then(|| ctx.meco(g));
                 let params = ctx.params(g) as f64;
                 let get = |p: Proxy| {
                     match p {
@@ -154,6 +155,7 @@ impl Refiner {
                         Proxy::Progressivity => az.map(|a| a.progressivity),
                         Proxy::Trainability => az.map(|a| a.trainability),
                         Proxy::Conditioning => conditioning,
+                        Proxy::Meco => meco,
                         Proxy::Alpha => None,
                     }
                     .unwrap_or(f64::NAN)
@@ -300,7 +302,7 @@ mod tests {
             size: 8,
             refine: 6,
             refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
-                          progressivity,trainability,conditioning"
+                          progressivity,trainability,conditioning,meco"
                 .parse()
                 .unwrap(),
             ..SearchConfig::default()

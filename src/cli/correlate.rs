@@ -69,20 +69,30 @@ impl std::fmt::Display for Shard {
 }
 
 /// The proxy columns of a run, in table order: the four network proxies, the exact trace when
-/// asked for, the parameter count and AZ-NAS's three.
+/// asked for, the parameter count, AZ-NAS's three and MeCo.
 fn columns(exact: bool) -> Vec<&'static str> {
     let mut names = vec!["nasi_trace", "grad_norm", "synflow", "naswot"];
     if exact {
         names.push("exact_ntk_trace");
     }
-    names.extend(["params", "expressivity", "progressivity", "trainability"]);
+    names.extend([
+        "params",
+        "expressivity",
+        "progressivity",
+        "trainability",
+        "meco",
+    ]);
     names
 }
+
+/// The version a scores file's first line carries: 2 since the `meco` column (a file of
+/// version 1 lacks it and is refused rather than merged with an empty column).
+const SCORES_VERSION: u64 = 2;
 
 /// The first line of a scores file: what was scored, so that a resumed run or a merge can
 /// check that every line came from the same settings.
 fn header(cfg: &SearchConfig, cells: &str, exact: bool, shard: Shard) -> Value {
-    json!({"nasi_scores": 1, "cells": cells, "exact": exact, "shard": shard.to_string(),
+    json!({"nasi_scores": SCORES_VERSION, "cells": cells, "exact": exact, "shard": shard.to_string(),
            "config": cfg})
 }
 
@@ -132,15 +142,20 @@ fn read_scores(path: &Path, names_of: impl Fn(bool) -> Vec<&'static str>) -> Res
         .with_context(|| format!("cannot read scores file {}", path.display()))?;
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().unwrap_or("");
-    let header: Value = serde_json::from_str(first)
-        .ok()
-        .filter(|h: &Value| h["nasi_scores"] == 1)
-        .ok_or_else(|| {
-            anyhow!(
-                "{} is not a scores file of `nasi correlate --out` (bad first line)",
-                path.display()
-            )
-        })?;
+    let header: Value = serde_json::from_str(first).ok().ok_or_else(|| {
+        anyhow!(
+            "{} is not a scores file of `nasi correlate --out` (bad first line)",
+            path.display()
+        )
+    })?;
+    if header["nasi_scores"] != SCORES_VERSION {
+        bail!(
+            "{} is a scores file of an older nasi (version {}, without the meco column): score \
+             those cells again",
+            path.display(),
+            header["nasi_scores"]
+        );
+    }
     let names = names_of(header["exact"].as_bool().unwrap_or(false));
     let mut rows = Vec::new();
     let mut valid_len = first.len();
@@ -253,7 +268,12 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
             values.push(s.exact_trace);
         }
         values.push(proxy.params(&g) as f64);
-        values.extend([s.az.expressivity, s.az.progressivity, s.az.trainability]);
+        values.extend([
+            s.az.expressivity,
+            s.az.progressivity,
+            s.az.trainability,
+            s.meco,
+        ]);
         let row = Row {
             ordinal: o,
             scores: values

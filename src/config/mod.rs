@@ -81,11 +81,14 @@ pub enum Proxy {
     /// TE-NAS's NTK conditioning (Chen et al., 2021): −ln κ, κ the condition number of the
     /// summed output's NTK on 8 inputs (larger is better conditioned); NB201 only.
     Conditioning,
+    /// MeCo (Jiang et al., 2023): Σ over feature maps of the smallest eigenvalue of the
+    /// channels' Pearson correlation on one input; NB201 only.
+    Meco,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 10] = [
+    pub const ALL: [Proxy; 11] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
@@ -96,6 +99,7 @@ impl Proxy {
         Proxy::Progressivity,
         Proxy::Trainability,
         Proxy::Conditioning,
+        Proxy::Meco,
     ];
 
     /// Its name in flags, files and tables.
@@ -111,6 +115,7 @@ impl Proxy {
             Proxy::Progressivity => "progressivity",
             Proxy::Trainability => "trainability",
             Proxy::Conditioning => "conditioning",
+            Proxy::Meco => "meco",
         }
     }
 
@@ -238,7 +243,7 @@ pub struct SearchConfig {
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
     /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
-    /// `trainability`, `conditioning`); those a space lacks are left out. `nasi correlate`
+    /// `trainability`, `conditioning`, `meco`); those a space lacks are left out. `nasi correlate`
     /// aggregates the same list into its ensemble column, less `alpha` and `conditioning`,
     /// which its score files do not hold (the ensemble's name lists its members).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
