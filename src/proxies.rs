@@ -460,7 +460,7 @@ mod tests {
 
     #[test]
     fn meco_is_the_smallest_eigenvalue_of_the_channel_correlation() {
-        // Two channels over four positions with correlation ρ = 0.5: eigenvalues 1 ± ρ.
+        // Two channels over four positions with correlation ρ = 1/√2: eigenvalues 1 ± ρ.
         let a = [1.0, -1.0, 1.0, -1.0];
         let b = [1.0, 0.0, 0.0, -1.0]; // centred; ⟨a, b⟩ / (‖a‖‖b‖) = 2 / (2·√2) = 1/√2
         let map: Vec<f32> = a.iter().chain(&b).copied().collect();

@@ -23,14 +23,21 @@ use crate::proxies::ProxyContext;
 use crate::score::DartsProbe;
 use crate::space::{AnyGenotype, ArchTable, SpaceKind};
 
+/// Serde's default for [`Refined::draws`] in files written before it existed.
+fn one() -> usize {
+    1
+}
+
 /// One candidate of the second stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// The cell, as its space writes it.
     pub genotype: AnyGenotype,
-    /// Its proxy values in [`Refined::proxies`] order (`null` where not finite).
+    /// Its proxy values in [`Refined::proxies`] order (`null` where not finite); with several
+    /// weight draws, the mean over the draws where the value is finite.
     pub scores: Vec<Option<f64>>,
-    /// Σ_p ln(rank_p / K) over the proxies (0 is best: first on every proxy).
+    /// Σ_p ln(rank_p / K) over the proxies (0 is best: first on every proxy), with several
+    /// weight draws the mean of that sum over the draws.
     pub aggregate: f64,
 }
 
@@ -49,6 +56,13 @@ pub struct Refined {
     pub genotype: AnyGenotype,
     /// Wall time of the stage in seconds.
     pub seconds: f64,
+    /// Weight draws each candidate was scored on (`refine_draws`; 1 in files written before).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub draws: usize,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// What scores a candidate as a standalone network, per space.
@@ -57,13 +71,25 @@ enum Scorer {
     Darts(DartsProbe),
 }
 
-/// The second stage run one candidate at a time, so the page can draw its progress between
-/// candidates ([`Refiner::score_next`]); [`refine`] runs it whole.
+impl Scorer {
+    fn new(stage: &SearchConfig, device: &Device) -> Result<Self, DataError> {
+        Ok(match stage.space {
+            SpaceKind::Nb201 => Scorer::Nb201(ProxyContext::new(stage, device)?),
+            SpaceKind::Darts => Scorer::Darts(DartsProbe::new(stage, device)?),
+        })
+    }
+}
+
+/// The second stage run one candidate network at a time, so the page can draw its progress
+/// between them ([`Refiner::score_next`]); [`refine`] runs it whole. With D weight draws
+/// (`refine_draws`) it scores the K candidates on draw 0, then on draw 1, …: K·D networks.
 pub struct Refiner {
     proxies: Vec<Proxy>,
     candidates: Vec<(f64, AnyGenotype)>,
-    scores: Vec<Vec<Option<f64>>>,
-    scorer: Scorer,
+    /// One `[K]` list of proxy rows per draw begun, the last one filling.
+    scores: Vec<Vec<Vec<Option<f64>>>>,
+    /// The scorer of each draw, on that draw's weights and first batch.
+    scorers: Vec<Scorer>,
     started: Instant,
 }
 
@@ -84,22 +110,33 @@ impl Refiner {
             .filter(|p| p.available(cfg.space))
             .collect();
         let stage = cfg.refine_config();
-        let scorer = match cfg.space {
-            SpaceKind::Nb201 => Scorer::Nb201(ProxyContext::new(&stage, device)?),
-            SpaceKind::Darts => Scorer::Darts(DartsProbe::new(&stage, device)?),
-        };
+        // Every draw's scorer is built here, so a draw that cannot be (its data) fails before
+        // any scoring; each holds one standalone network's weights and one batch.
+        let scorers = (0..cfg.refine_draws.max(1))
+            .map(|d| {
+                let seed = stage.draw_seed(d);
+                Scorer::new(
+                    &SearchConfig {
+                        seed,
+                        ..stage.clone()
+                    },
+                    device,
+                )
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Refiner {
             proxies,
             candidates: pool(cfg, alpha_star),
             scores: Vec::new(),
-            scorer,
+            scorers,
             started: Instant::now(),
         })
     }
 
-    /// Number of candidates (K, or fewer when the space has fewer cells).
+    /// Number of candidate networks to score: K (or fewer when the space has fewer cells) times
+    /// the weight draws.
     pub fn len(&self) -> usize {
-        self.candidates.len()
+        self.candidates.len() * self.scorers.len()
     }
 
     /// Whether there are no candidates.
@@ -107,30 +144,36 @@ impl Refiner {
         self.candidates.is_empty()
     }
 
-    /// Candidates scored so far.
+    /// Candidate networks scored so far (over all draws).
     pub fn done(&self) -> usize {
-        self.scores.len()
+        self.scores.iter().map(Vec::len).sum()
     }
 
-    /// Scores the next candidate; `false` once all are scored.
+    /// Scores the next candidate network; `false` once all are scored.
     pub fn score_next(&mut self) -> bool {
-        let Some(&(alpha, g)) = self.candidates.get(self.scores.len()) else {
-            return false;
-        };
-        let row = self.score(alpha, &g);
-        self.scores.push(row);
+        let k = self.candidates.len();
+        if self.scores.last().is_none_or(|d| d.len() == k) {
+            if self.scores.len() == self.scorers.len() || k == 0 {
+                return false;
+            }
+            self.scores.push(Vec::with_capacity(k));
+        }
+        let d = self.scores.len() - 1;
+        let (alpha, g) = self.candidates[self.scores[d].len()];
+        let row = self.score(&self.scorers[d], alpha, &g);
+        self.scores[d].push(row);
         true
     }
 
     /// The proxies of one candidate, each computed only when the list has it (the stage's cost
     /// is the sum of its proxies' passes).
-    fn score(&self, alpha: f64, g: &AnyGenotype) -> Vec<Option<f64>> {
+    fn score(&self, scorer: &Scorer, alpha: f64, g: &AnyGenotype) -> Vec<Option<f64>> {
         let has = |ps: &[Proxy]| self.proxies.iter().any(|p| ps.contains(p));
         let value = |p: Proxy, s: &dyn Fn(Proxy) -> f64| -> Option<f64> {
             Some(if p == Proxy::Alpha { alpha } else { s(p) }).filter(|v| v.is_finite())
         };
         let needs_net = has(&[Proxy::NasiTrace, Proxy::GradNorm]);
-        match (&self.scorer, g) {
+        match (scorer, g) {
             (Scorer::Nb201(ctx), AnyGenotype::Nb201(g)) => {
                 let grads = needs_net.then(|| ctx.gradients(g));
                 let synflow = has(&[Proxy::Synflow]).then(|| ctx.synflow(g));
@@ -181,20 +224,41 @@ impl Refiner {
         }
     }
 
-    /// Scores what is left and aggregates: the pick is the best Σ_p ln(rank_p / K).
+    /// Scores what is left and aggregates: the pick is the best Σ_p ln(rank_p / K), averaged
+    /// over the weight draws (each draw's proxies rank the K candidates on their own).
     pub fn finish(mut self) -> Refined {
         while self.score_next() {}
-        let columns: Vec<Vec<Option<f64>>> = (0..self.proxies.len())
-            .map(|p| self.scores.iter().map(|row| row[p]).collect())
+        let (k, draws) = (self.candidates.len(), self.scores.len().max(1));
+        let columns: Vec<Vec<Option<f64>>> = self
+            .scores
+            .iter()
+            .flat_map(|rows| {
+                (0..self.proxies.len()).map(move |p| rows.iter().map(|r| r[p]).collect())
+            })
             .collect();
-        let agg = aggregate(&columns, self.candidates.len());
+        let agg: Vec<f64> = aggregate(&columns, k)
+            .into_iter()
+            .map(|a| a / draws as f64)
+            .collect();
+        // Each candidate's shown value of a proxy: its mean over the draws where it is finite.
+        let scores: Vec<Vec<Option<f64>>> = (0..k)
+            .map(|i| {
+                (0..self.proxies.len())
+                    .map(|p| {
+                        let v: Vec<f64> =
+                            self.scores.iter().filter_map(|rows| rows[i][p]).collect();
+                        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+                    })
+                    .collect()
+            })
+            .collect();
         let pick = (0..agg.len())
             .reduce(|best, i| if agg[i] > agg[best] { i } else { best })
             .unwrap_or(0);
         let candidates: Vec<Candidate> = self
             .candidates
             .iter()
-            .zip(self.scores)
+            .zip(scores)
             .zip(&agg)
             .map(|(((_, g), scores), &aggregate)| Candidate {
                 genotype: *g,
@@ -210,6 +274,7 @@ impl Refiner {
             candidates,
             pick,
             seconds: self.started.elapsed().as_secs_f64(),
+            draws,
         }
     }
 }
@@ -336,6 +401,79 @@ mod tests {
         // The same inputs give the same stage.
         let again = refine(&cheap, &alpha, &device).unwrap().unwrap();
         assert_eq!(again.candidates, r.candidates);
+    }
+
+    #[test]
+    fn weight_draws_average_each_draws_own_ranks() {
+        let device = crate::cpu_device();
+        let cfg = SearchConfig {
+            batch: 4,
+            channels: 2,
+            size: 8,
+            refine: 8,
+            refine_with: "synflow,naswot,params".parse().unwrap(),
+            refine_channels: 0,
+            refine_cells: 0,
+            ..SearchConfig::default()
+        };
+        let mut alpha = ArchTable::zeros(6, 5);
+        for e in 0..6 {
+            alpha[e][3] = 1.0;
+            alpha[e][2] = 0.5 + 0.1 * e as f32;
+            alpha[e][1] = 0.2;
+        }
+        let run = |draws: usize, seed: u64| {
+            let c = SearchConfig {
+                refine_draws: draws,
+                seed,
+                ..cfg.clone()
+            };
+            let mut r = Refiner::new(&c, &alpha, &device).unwrap();
+            assert_eq!(r.len(), 8 * draws);
+            let mut n = 0;
+            while r.score_next() {
+                n += 1;
+                assert_eq!(r.done(), n);
+            }
+            assert_eq!(n, 8 * draws);
+            r.finish()
+        };
+        let one = run(1, cfg.seed);
+        assert_eq!(one.draws, 1);
+        // Draw 1 is the stage on the seed of `draw_seed(1)`; two draws average the two.
+        let second = run(1, cfg.draw_seed(1));
+        let both = run(2, cfg.seed);
+        assert_eq!(both.draws, 2);
+        assert_ne!(
+            one.candidates[0].scores, second.candidates[0].scores,
+            "another draw, other weights"
+        );
+        for ((a, b), m) in one
+            .candidates
+            .iter()
+            .zip(&second.candidates)
+            .zip(&both.candidates)
+        {
+            assert_eq!((a.genotype, b.genotype), (m.genotype, m.genotype));
+            let mean = (a.aggregate + b.aggregate) / 2.0;
+            assert!(
+                (m.aggregate - mean).abs() < 1e-12,
+                "{} vs {mean}",
+                m.aggregate
+            );
+            for ((x, y), z) in a.scores.iter().zip(&b.scores).zip(&m.scores) {
+                let (x, y, z) = (x.unwrap(), y.unwrap(), z.unwrap());
+                assert!(
+                    (z - (x + y) / 2.0).abs() <= 1e-12 * z.abs(),
+                    "{z} vs {x}, {y}"
+                );
+            }
+        }
+        // One draw's file (no `draws` key) reads back as 1; two draws write theirs.
+        let j = serde_json::to_value(&one).unwrap();
+        assert!(j.get("draws").is_none());
+        assert_eq!(serde_json::from_value::<Refined>(j).unwrap().draws, 1);
+        assert_eq!(serde_json::to_value(&both).unwrap()["draws"], 2);
     }
 
     #[test]

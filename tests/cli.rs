@@ -935,6 +935,14 @@ fn reproduce_correlate_and_bench_print_their_json() {
     let merged = nasi_json(&["correlate", "--merge", &f1, &f2, "--json", "--nb201", &t]);
     assert_eq!(merged["proxies"], one["proxies"]);
     assert!(one["proxies"]["ensemble(synflow+naswot+params)"]["cifar10"]["spearman"].is_f64());
+    // The cell the parameter count ranks first has the most 3×3 convolutions among the scored.
+    let top = one["proxies"]["params"]["top"]["genotype"]
+        .as_str()
+        .unwrap();
+    let n3 = |g: &str| g.matches("nor_conv_3x3").count();
+    let most = one["cells"].as_array().unwrap().iter();
+    let most = most.map(|c| n3(c["genotype"].as_str().unwrap())).max();
+    assert_eq!(Some(n3(top)), most, "{top}");
     let o = nasi(&["correlate", "--merge", &f1, "--nb201", &t]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("10 are missing"));
     let mut other = vec!["correlate", "--shard", "1/2", "--out", &f1, "--seed", "4"];
@@ -942,6 +950,19 @@ fn reproduce_correlate_and_bench_print_their_json() {
     let o = nasi(&other);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
+    // A file of an older nasi, or a JSON line that is no scores header, is refused in one line.
+    let old = full.replacen("\"nasi_scores\":2", "\"nasi_scores\":1", 1);
+    assert_ne!(old, full, "the header names its version");
+    for (text, says) in [
+        (old, "older nasi"),
+        ("{}\n".to_string(), "not a scores file"),
+    ] {
+        std::fs::write(file(2), text).unwrap();
+        let o = nasi(&["correlate", "--merge", &f2, "--nb201", &t]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
 
     let mut args = vec!["bench", "--repeats", "2", "--json"];
     args.extend_from_slice(TINY);

@@ -2,7 +2,8 @@
 //! cells or the whole space. The whole space is 15,625 standalone networks, so it is built to
 //! fan out: `--shard I/N` scores every N-th cell, `--out FILE` streams one JSON line per cell
 //! (resuming from what FILE already holds), and `--merge FILE…` joins the shards' files into
-//! one table. Scoring never reads the accuracy table; only the correlation does. The ensemble
+//! one table, which also names the cell each proxy ranks first (what enumerating the scored
+//! cells with it would pick). Scoring never reads the accuracy table; only the report does. The ensemble
 //! column aggregates the proxies of `--refine-with`, so a merge can try other ensembles on the
 //! same scores.
 
@@ -148,12 +149,19 @@ fn read_scores(path: &Path, names_of: impl Fn(bool) -> Vec<&'static str>) -> Res
             path.display()
         )
     })?;
-    if header["nasi_scores"] != SCORES_VERSION {
+    let Some(version) = header["nasi_scores"].as_u64() else {
+        bail!(
+            "{} is not a scores file of `nasi correlate --out` (no nasi_scores version in its first \
+             line)",
+            path.display()
+        );
+    };
+    if version != SCORES_VERSION {
         bail!(
             "{} is a scores file of an older nasi (version {}, without the meco column): score \
              those cells again",
             path.display(),
-            header["nasi_scores"]
+            version
         );
     }
     let names = names_of(header["exact"].as_bool().unwrap_or(false));
@@ -460,6 +468,7 @@ fn report(
         );
     }
     let mut out = serde_json::Map::new();
+    let mut tops = Vec::new();
     for (name, col) in names.iter().zip(&cols) {
         // A proxy that is missing (NaN, infinite) for some cell ranks it last.
         let col: Vec<f64> = col.iter().map(|v| v.unwrap_or(f64::MIN)).collect();
@@ -470,9 +479,24 @@ fn report(
             per.insert(t.to_string(), json!({"spearman": rho, "kendall": tau}));
             line += &format!(" {rho:>10.3} / {tau:>9.3}");
         }
+        let top = top_cell(&col);
+        let g = Genotype::from_ordinal(rows[top].ordinal).to_string();
+        per.insert("top".into(), json!({"genotype": g, "nb201": accs[top]}));
+        tops.push((name, g, accs[top]));
         out.insert(name.clone(), Value::Object(per));
         if !cmd.json {
             println!("{line}");
+        }
+    }
+    if !cmd.json {
+        // What enumerating these cells with each proxy would pick (the accuracies are read
+        // only here, for the report).
+        println!("\nthe cell each ranks first (C10 / C100 / IN16):");
+        for (name, g, a) in tops {
+            println!(
+                "{name:<34} {:>6.2} / {:>6.2} / {:>6.2}  {g}",
+                a.cifar10, a.cifar100, a.imagenet16
+            );
         }
     }
     if cmd.json {
@@ -494,9 +518,23 @@ fn report(
     Ok(())
 }
 
+/// Index of the largest value of `col`, the first of equal ones (the rows' order): the cell a
+/// proxy would pick by enumerating the rows.
+fn top_cell(col: &[f64]) -> usize {
+    (0..col.len())
+        .reduce(|best, i| if col[i] > col[best] { i } else { best })
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_cell_is_the_first_largest() {
+        assert_eq!(top_cell(&[1.0, 3.0, 2.0, 3.0]), 1);
+        assert_eq!(top_cell(&[f64::MIN, -1.0]), 1);
+    }
 
     #[test]
     fn samples_are_distinct_and_seeded() {

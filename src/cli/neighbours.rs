@@ -1,8 +1,9 @@
 //! `nasi neighbours`: a diagnosis of what the training-free proxies see around one cell. The cell
 //! and its 24 one-edge variants (each edge set to each of the 5 ops, the others kept) are scored
 //! as standalone networks on the same weights and batch with every proxy (T̃, the exact NTK trace,
-//! grad_norm, SynFlow, NASWOT, parameter count, AZ-NAS's three, TE-NAS's NTK conditioning, MeCo), and for each edge the op each proxy
-//! prefers is named: where NASI's objective and the others disagree with the cell's context, edge by edge.
+//! grad_norm, SynFlow, NASWOT, parameter count, AZ-NAS's three, TE-NAS's NTK conditioning, MeCo),
+//! and for each edge the op each proxy prefers is named: where NASI's objective and the others
+//! disagree with the cell's context, edge by edge.
 //! A `--nb201` table only adds each variant's accuracies to the report.
 
 use std::collections::HashMap;

@@ -67,11 +67,16 @@ pub(crate) fn search(cmd: SearchCmd, matches: Option<&ArgMatches>) -> Result<()>
         }
         if let Some(r) = &result.refined {
             eprintln!(
-                "second stage (--refine {}, our extension): {} candidates by α* scored with {} \
+                "second stage (--refine {}, our extension): {} candidates by α* scored with {}{} \
                  in {:.1} s; picked candidate {} (Algorithm 1's argmax alone: {})",
                 config.refine,
                 r.candidates.len(),
                 r.proxies.join(", "),
+                if r.draws > 1 {
+                    format!(" on {} weight draws", r.draws)
+                } else {
+                    String::new()
+                },
                 r.seconds,
                 r.pick + 1,
                 result.genotype

@@ -274,6 +274,14 @@ pub struct SearchConfig {
     #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.refine_neighbours))]
     #[serde(default)]
     pub refine_neighbours: bool,
+    /// Weight draws the second stage scores each candidate on (our extension; 1, the default,
+    /// is the seed's weights and first batch only). Draw d > 0 builds the stage's networks from
+    /// another seed's weights and first batch ([`SearchConfig::draw_seed`]); each proxy ranks
+    /// the K candidates once per draw and the aggregate is the mean over draws of
+    /// Σ_p ln(rank_p/K), so one unlucky initialisation weighs less (TE-NAS averages its proxies
+    /// over 3 re-initialisations). Costs D times the stage. A file without the key means 1.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_draws))]
+    pub refine_draws: usize,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
@@ -347,6 +355,7 @@ impl SearchConfig {
         refine_cells: 5,
         refine_size: 0,
         refine_neighbours: false,
+        refine_draws: 1,
     };
 }
 
@@ -524,6 +533,18 @@ impl SearchConfig {
         }
     }
 
+    /// The seed of the second stage's weight draw `d` (`refine_draws`): the search's own for
+    /// d = 0, else the seed XOR d times a golden-ratio stride, kept within TOML's i64: for seeds
+    /// below 2³², draws 1..=16 differ in their high 32 bits from each other and from every
+    /// seed's draw 0, so no two (seed, draw) pairs share weights (draw 1 of seed s is not seed
+    /// s + 1's own draw, as a stride of 1 would make it).
+    pub fn draw_seed(&self, d: usize) -> u64 {
+        if d == 0 {
+            return self.seed;
+        }
+        (self.seed ^ (d as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) & (i64::MAX as u64)
+    }
+
     /// Steps the search runs: T, or 2T when it re-linearises (`relinearise` > 0).
     pub fn total_steps(&self) -> usize {
         if self.relinearise > 0.0 {
@@ -656,6 +677,16 @@ impl SearchConfig {
                     "refine must be at most 4096 candidates (each is scored as its own network), \
                      got {}",
                     self.refine
+                ),
+            );
+        }
+        if !(1..=16).contains(&self.refine_draws) {
+            return bad(
+                "refine-draws",
+                format!(
+                    "refine-draws must be in 1..=16 (each draw scores every candidate again), \
+                     got {}",
+                    self.refine_draws
                 ),
             );
         }
@@ -823,8 +854,10 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_field() {
         type Case = (fn(&mut SearchConfig), &'static str);
-        let cases: [Case; 9] = [
+        let cases: [Case; 11] = [
             (|c| c.refine_channels = 600, "refine-channels"),
+            (|c| c.refine_draws = 0, "refine-draws"),
+            (|c| c.refine_draws = 17, "refine-draws"),
             (|c| c.refine_size = 30, "refine-size"),
             (|c| c.refine_cells = 40, "refine-cells"),
             (|c| c.batch = 0, "batch"),
@@ -840,6 +873,28 @@ mod tests {
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn weight_draws_have_seeds_of_their_own() {
+        let c = SearchConfig::default();
+        assert_eq!(c.draw_seed(0), c.seed);
+        // High 32 bits of draws 1..=16: nonzero (no seed < 2³² has them) and distinct, so the
+        // low bits (the seed's) cannot make two (seed, draw) pairs meet.
+        let mut high: Vec<u64> = (1..=16).map(|d| c.draw_seed(d) >> 32).collect();
+        assert!(high.iter().all(|&h| h != 0));
+        high.sort_unstable();
+        high.dedup();
+        assert_eq!(high.len(), 16);
+        let s = SearchConfig {
+            seed: 12345,
+            ..c.clone()
+        };
+        assert_eq!(
+            s.draw_seed(3) & 0xFFFF_FFFF,
+            (c.draw_seed(3) ^ 12345) & 0xFFFF_FFFF
+        );
+        assert!(s.draw_seed(16) <= i64::MAX as u64);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
     if let Some((done, total)) = props.progress {
         return html! {
             <div class="refine">
-                <p>{format!("Scoring candidate {done} of {total} as its own network (on the CPU)…")}</p>
+                <p>{format!("Scoring candidate network {done} of {total} (on the CPU)…")}</p>
                 <progress max={total.to_string()} value={done.to_string()} aria-label="second stage progress"></progress>
             </div>
         };
@@ -73,10 +73,12 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
     html! {
         <div class="refine">
             <p>{format!(
-                "α* (eq. 18) ranks every cell. The {k} it ranks highest were each built as a standalone network on the search's weights and first batch and scored by {}. \
-                 Each proxy ranks them 1…{k}; a cell's score is Σ ln(rank/{k}), 0 if it is first on every proxy, so one bad rank costs more than a good one gains (AZ-NAS's rule). \
+                "α* (eq. 18) ranks every cell. The {k} it ranks highest were each built as a standalone network on {} and scored by {}. \
+                 Each proxy ranks them 1…{k}; a cell's score is Σ ln(rank/{k}), 0 if it is first on every proxy, so one bad rank costs more than a good one gains (AZ-NAS's rule){}. \
                  This stage is our extension of the paper's Algorithm 1.",
-                r.proxies.join(", ")
+                if r.draws > 1 { format!("{} draws of weights and first batch", r.draws) } else { "the search's weights and first batch".into() },
+                r.proxies.join(", "),
+                if r.draws > 1 { ", averaged over the draws" } else { "" }
             )}</p>
             <div class="refine-cell">{ raw_svg(super::cell::drawing(&r.genotype, None)) }</div>
             <p><code class="refined-genotype" data-genotype={text.clone()}>{text}</code></p>
