@@ -182,6 +182,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                         [0, 8, 32][seed as usize % 3]
                     },
                     refine_neighbours: steps % 2 == 1,
+                    refine_draws: 1 + steps % 16,
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {
