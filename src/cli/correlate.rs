@@ -3,9 +3,9 @@
 //! fan out: `--shard I/N` scores every N-th cell, `--out FILE` streams one JSON line per cell
 //! (resuming from what FILE already holds), and `--merge FILE…` joins the shards' files into
 //! one table, which also names the cell each proxy ranks first (what enumerating the scored
-//! cells with it would pick). Scoring never reads the accuracy table; only the report does. The ensemble
-//! column aggregates the proxies of `--refine-with`, so a merge can try other ensembles on the
-//! same scores.
+//! cells with it would pick). Scoring never reads the accuracy table; only the report does. The
+//! ensemble column aggregates the proxies of `--refine-with`, so a merge can try other ensembles
+//! on the same scores.
 
 use std::collections::BTreeMap;
 use std::io::Write;
