@@ -252,9 +252,7 @@ impl Refiner {
                     .collect()
             })
             .collect();
-        let pick = (0..agg.len())
-            .reduce(|best, i| if agg[i] > agg[best] { i } else { best })
-            .unwrap_or(0);
+        let pick = first_largest(&agg);
         let candidates: Vec<Candidate> = self
             .candidates
             .iter()
@@ -309,6 +307,14 @@ pub fn refine(
     Ok(Some(Refiner::new(cfg, alpha_star, device)?.finish()))
 }
 
+/// Index of the largest of `v`, the first of equal ones (0 when empty): the stage's pick among
+/// the aggregates (ties go to the better α* rank), and `nasi correlate`'s first cell of a proxy.
+pub fn first_largest(v: &[f64]) -> usize {
+    (0..v.len())
+        .reduce(|best, i| if v[i] > v[best] { i } else { best })
+        .unwrap_or(0)
+}
+
 /// AZ-NAS's rank aggregation over `n` candidates: Σ over columns of ln(rank / n), with rank
 /// 1..=n ascending in the column's value (the best gets n, so ln 1 = 0), tied values sharing
 /// their average rank and missing values ranked below every present one. `columns` is one
@@ -339,6 +345,13 @@ pub fn aggregate(columns: &[Vec<Option<f64>>], n: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_largest_wins_ties() {
+        assert_eq!(first_largest(&[1.0, 3.0, 2.0, 3.0]), 1);
+        assert_eq!(first_largest(&[f64::MIN, -1.0]), 1);
+        assert_eq!(first_largest(&[]), 0);
+    }
 
     #[test]
     fn aggregation_rewards_being_good_on_every_proxy() {

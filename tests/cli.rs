@@ -940,8 +940,11 @@ fn reproduce_correlate_and_bench_print_their_json() {
         .as_str()
         .unwrap();
     let n3 = |g: &str| g.matches("nor_conv_3x3").count();
-    let most = one["cells"].as_array().unwrap().iter();
-    let most = most.map(|c| n3(c["genotype"].as_str().unwrap())).max();
+    let cells = one["cells"].as_array().unwrap();
+    let most = cells
+        .iter()
+        .map(|c| n3(c["genotype"].as_str().unwrap()))
+        .max();
     assert_eq!(Some(n3(top)), most, "{top}");
     let o = nasi(&["correlate", "--merge", &f1, "--nb201", &t]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("10 are missing"));

@@ -479,7 +479,8 @@ fn report(
             per.insert(t.to_string(), json!({"spearman": rho, "kendall": tau}));
             line += &format!(" {rho:>10.3} / {tau:>9.3}");
         }
-        let top = top_cell(&col);
+        // The first of equal values, in the rows' order.
+        let top = crate::refine::first_largest(&col);
         let g = Genotype::from_ordinal(rows[top].ordinal).to_string();
         per.insert("top".into(), json!({"genotype": g, "nb201": accs[top]}));
         tops.push((name, g, accs[top]));
@@ -518,23 +519,9 @@ fn report(
     Ok(())
 }
 
-/// Index of the largest value of `col`, the first of equal ones (the rows' order): the cell a
-/// proxy would pick by enumerating the rows.
-fn top_cell(col: &[f64]) -> usize {
-    (0..col.len())
-        .reduce(|best, i| if col[i] > col[best] { i } else { best })
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_top_cell_is_the_first_largest() {
-        assert_eq!(top_cell(&[1.0, 3.0, 2.0, 3.0]), 1);
-        assert_eq!(top_cell(&[f64::MIN, -1.0]), 1);
-    }
 
     #[test]
     fn samples_are_distinct_and_seeded() {
