@@ -14,7 +14,13 @@
 //!   affine norms; here they follow the search's `--init` and `--bn-affine`);
 //! * `meco`: Σ over the stem's and every layer's output map of the smallest eigenvalue of the
 //!   channels' Pearson correlation over the positions of the batch's first input (MeCo, Jiang et
-//!   al., NeurIPS 2023, which hooks every module; here the maps AZ-NAS's proxies read).
+//!   al., NeurIPS 2023, which hooks every module; here the maps AZ-NAS's proxies read);
+//! * `zico`: Σ over weight tensors of ln Σ_θ mean|∇θL| / std(∇θL), the gradient's inverse
+//!   coefficient of variation over [`ZICO_SPLITS`] parts of the batch (ZiCo, Li et al., ICLR
+//!   2023; [`zico_of`]);
+//! * `gsc`: −ln of the body's gradient scale coefficient (Philipp et al., 2018): how much less
+//!   the gradient explodes from the last layer's output back to the stem's
+//!   ([`ProxyContext::gradient_scale`]).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
@@ -31,6 +37,11 @@ use crate::space::Genotype;
 /// candidate, 20–30 s added to a 64-candidate stage whose whole search takes ~3.7 s without it
 /// (`docs/results.md`); TE-NAS itself uses 64 inputs on a GPU.
 pub const CONDITIONING_BATCH: usize = 8;
+
+/// The parts of the batch ZiCo's gradient statistics are taken over, each its own forward and
+/// backward pass: ZiCo's own NB201 setting (two batches). The stage's b = 32 gives two halves
+/// of 16; a batch of one has no ZiCo (NaN, ranked last).
+pub const ZICO_SPLITS: usize = 2;
 
 /// The shared weights and batch against which every cell is scored ([`CellProbe`]).
 pub struct ProxyContext {
@@ -55,6 +66,10 @@ pub struct ProxyScores {
     pub az: AzNas,
     /// MeCo's Σ λ_min ([`meco_of`]).
     pub meco: f64,
+    /// ZiCo ([`zico_of`]).
+    pub zico: f64,
+    /// −ln GSC ([`ProxyContext::gradient_scale`]).
+    pub gsc: f64,
 }
 
 impl ProxyContext {
@@ -100,7 +115,16 @@ impl ProxyContext {
             exact_trace,
             az: self.az_nas(g),
             meco: self.meco(g),
+            zico: self.zico(g),
+            gsc: self.gradient_scale(g),
         }
+    }
+
+    /// ZiCo of `g`'s network: [`zico_of`] the gradients of its conv and head weights on
+    /// [`ZICO_SPLITS`] parts of the batch. Larger is preferred: gradients large and consistent
+    /// across inputs.
+    pub fn zico(&self, g: &Genotype) -> f64 {
+        zico_of(&self.probe.split_gradients(g, ZICO_SPLITS))
     }
 
     /// TE-NAS's NTK conditioning of `g`'s network, as −ln κ with κ = λ_max / λ_min of the
@@ -192,6 +216,39 @@ impl ProxyContext {
                 meco_of(&read(first), [c, h * w])
             })
             .sum()
+    }
+
+    /// −ln GSC of `g`'s network: the gradient scale coefficient (Philipp, Song & Carbonell,
+    /// "The exploding gradient problem demystified", 2018) of its body, the map from the
+    /// stem's output h₀ `[b, C, s, s]` to the last layer's output y `[b, 4C, s/4, s/4]` (the
+    /// maps of [`crate::net::supernet::Supernet::features`]), on the batch:
+    /// GSC = (‖Jᵀv‖ / ‖v‖) · (‖h₀‖ / ‖y‖), with v a Rademacher probe of y's shape (the seed's
+    /// [`RngStream::Probe`], the same for every cell), so E‖Jᵀv‖² = ‖J‖²_F. It is how much a
+    /// relative change at the output pulls back, relatively, onto the input: large where the
+    /// gradient explodes with depth, as it does in a batch-normalised plain stack and less in a
+    /// residual one. Larger −ln GSC is preferred; NaN (ranked last) where no gradient reaches
+    /// h₀ or y is zero. NASI's T̃ grows with the same explosion (docs/results.md), which is why
+    /// this proxy is the stage's counterweight to it.
+    pub fn gradient_scale(&self, g: &Genotype) -> f64 {
+        let (net, dev) = (self.probe.net(), self.probe.device());
+        let x = input_tensor(self.probe.batch(), dev);
+        let maps = net.features(net.params(), x, g, &mut ReluTape::Free);
+        let params: Vec<Tensor<1>> = net.params().iter().map(|p| p.clone().autodiff()).collect();
+        let h = maps[0].clone().autodiff().require_grad();
+        let y = (0..net.num_layers()).fold(h.clone(), |m, i| {
+            net.layer_of(&params, i, m, g, &mut ReluTape::Free)
+        });
+        let v = rademacher(self.seed, y.dims());
+        let probe = Tensor::<4>::from_data(
+            TensorData::new(v.clone(), y.dims()),
+            &dev.clone().autodiff(),
+        );
+        let r = (y.clone() * probe).sum();
+        let norm = |t: Tensor<4>| scalar(t.square().sum()).sqrt();
+        let (ny, nh) = (norm(y.inner()), norm(maps[0].clone()));
+        let pulled = r.is_tracked().then(|| h.grad(&r.backward())).flatten();
+        let ng = pulled.map_or(0.0, norm);
+        gradient_scale_of(ng, (v.len() as f64).sqrt(), nh, ny)
     }
 
     /// AZ-NAS's proxies of `g`'s network: the maps of [`crate::net::supernet::Supernet::features`] on the batch, and
@@ -359,6 +416,51 @@ pub fn meco_of(map: &[f32], dims: [usize; 2]) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// −ln GSC = −ln((‖Jᵀv‖ / ‖v‖) · (‖h₀‖ / ‖y‖)) from the four norms
+/// ([`ProxyContext::gradient_scale`]); NaN unless all are positive (no gradient reaching the
+/// input would otherwise score +∞, the best).
+pub fn gradient_scale_of(pulled: f64, probe: f64, input: f64, output: f64) -> f64 {
+    if [pulled, probe, input, output].iter().all(|&n| n > 0.0) {
+        -((pulled / probe) * (input / output)).ln()
+    } else {
+        f64::NAN
+    }
+}
+
+/// A Rademacher probe (±1) of `dims` from the seed's [`RngStream::Probe`].
+fn rademacher(seed: u64, dims: [usize; 4]) -> Vec<f32> {
+    let mut rng = rng(seed, RngStream::Probe);
+    (0..dims.iter().product::<usize>())
+        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+        .collect()
+}
+
+/// ZiCo (Li et al., ICLR 2023) from per-split gradients `grads[s][l]` (split s, weight tensor
+/// l, flat; [`crate::score::SplitGradients`]): Σ_l ln Σ_j mean_s|g_sj| / std_s(g_sj), the
+/// population std over splits, over the entries j whose std is not 0 (a weight the cell does not
+/// use has zero gradient everywhere and drops out); a tensor whose sum is 0 adds nothing, as in
+/// ZiCo's code. NaN with fewer than two splits.
+pub fn zico_of(grads: &[Vec<Vec<f32>>]) -> f64 {
+    let s = grads.len();
+    if s < 2 {
+        return f64::NAN;
+    }
+    let n = s as f64;
+    (0..grads[0].len())
+        .map(|l| {
+            let ratio: f64 = (0..grads[0][l].len())
+                .filter_map(|j| {
+                    let v = || grads.iter().map(move |split| split[l][j] as f64);
+                    let mean = v().sum::<f64>() / n;
+                    let std = (v().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+                    (std > 0.0).then(|| v().map(f64::abs).sum::<f64>() / n / std)
+                })
+                .sum();
+            if ratio > 0.0 { ratio.ln() } else { 0.0 }
+        })
+        .sum()
+}
+
 /// AZ-NAS's per-layer trainability 2 − σ − 1/(σ + 1e-6) from a Rademacher probe `g_out` `[b,
 /// co, ho, wo]` of a layer's output and its pull-back `g_in` = Jᵀ g_out `[b, ci, hi, wi]`:
 /// g_in is pixel-unshuffled to `[b, ci·s², ho, wo]` when the layer has stride s = hi / ho, and σ
@@ -484,6 +586,82 @@ mod tests {
             .parse()
             .unwrap();
         assert_ne!(m, ctx.meco(&convs));
+    }
+
+    #[test]
+    fn zico_sums_the_log_inverse_coefficient_of_variation_per_tensor() {
+        // Tensor 0 over two splits: entry 0 has mean|g| 2 and std 1 (ratio 2), entry 1 has
+        // std 0 and drops out; tensor 1 is all zeros (an unused weight) and adds nothing.
+        let split = |a: f32, b: f32| vec![vec![a, b], vec![0.0; 3]];
+        let grads = vec![split(1.0, 2.0), split(3.0, 2.0)];
+        assert!((zico_of(&grads) - 2f64.ln()).abs() < 1e-12);
+        // Opposite signs over two splits give mean|g| = std, ratio 1: −1 and 3 give 2 and 2.
+        let mixed = vec![vec![vec![-1.0f32]], vec![vec![3.0]]];
+        assert!(zico_of(&mixed).abs() < 1e-12);
+        // Scale-free, and undefined on one split.
+        let scaled: Vec<Vec<Vec<f32>>> = grads
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .map(|t| t.iter().map(|v| 10.0 * v).collect())
+                    .collect()
+            })
+            .collect();
+        assert!((zico_of(&scaled) - zico_of(&grads)).abs() < 1e-12);
+        assert!(zico_of(&grads[..1]).is_nan());
+        // On a cell: finite, deterministic, and a cell with more convolutions has more tensors
+        // with gradients, hence more terms.
+        let (ctx, g) = tiny();
+        let z = ctx.zico(&g);
+        assert!(z.is_finite(), "{z}");
+        assert_eq!(z, ctx.zico(&g));
+        let convs: Genotype = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+        assert_ne!(z, ctx.zico(&convs));
+    }
+
+    #[test]
+    fn gradient_scale_matches_finite_differences_of_the_body() {
+        // Jᵀv by central differences of ⟨v, body(h₀ + ε eᵢ)⟩, entry by entry, against the
+        // autodiff pull-back inside `gradient_scale`.
+        let (ctx, g) = tiny();
+        let (net, dev) = (ctx.probe.net(), ctx.probe.device());
+        let x = input_tensor(ctx.probe.batch(), dev);
+        let maps = net.features(net.params(), x, &g, &mut ReluTape::Free);
+        let (h0, y) = (&maps[0], maps.last().unwrap());
+        let v = rademacher(ctx.seed, y.dims());
+        let probe = Tensor::<4>::from_data(TensorData::new(v.clone(), y.dims()), dev);
+        let dims = h0.dims();
+        let base = read(h0.clone().reshape([-1]));
+        let f = |h: Vec<f32>| -> f64 {
+            let h = Tensor::<4>::from_data(TensorData::new(h, dims), dev);
+            let y = (0..net.num_layers()).fold(h, |m, i| {
+                net.layer_of(net.params(), i, m, &g, &mut ReluTape::Free)
+            });
+            scalar((y * probe.clone()).sum())
+        };
+        let eps = 1e-3;
+        let pulled: f64 = (0..base.len())
+            .map(|i| {
+                let mut up = base.clone();
+                let mut down = base.clone();
+                up[i] += eps;
+                down[i] -= eps;
+                ((f(up) - f(down)) / (2.0 * eps as f64)).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        let norm = |t: &Tensor<4>| scalar(t.clone().square().sum()).sqrt();
+        let brute = gradient_scale_of(pulled, (v.len() as f64).sqrt(), norm(h0), norm(y));
+        let gsc = ctx.gradient_scale(&g);
+        // Measured |Δ| = 2.8e-5 at ε = 1e-3 (9.1e-4 at 3e-3, 9.9e-3 at 3e-2: the ReLU kinks
+        // within ε, O(ε)).
+        assert!((gsc - brute).abs() < 3e-4, "{gsc} vs {brute}");
+        assert_eq!(gsc, ctx.gradient_scale(&g));
+        // No gradient reaching the input (or an empty probe) is NaN, ranked last, not +∞.
+        assert!(gradient_scale_of(0.0, 1.0, 1.0, 1.0).is_nan());
+        assert!((gradient_scale_of(2.0, 1.0, 1.0, 2.0)).abs() < 1e-12);
     }
 
     #[test]

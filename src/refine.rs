@@ -7,8 +7,10 @@
 //! supernet's), on the seed's weights for that network and the first batch of the seed's data
 //! at that size, and picks the cell with the best summed log-rank Σ_p ln(rank_p / K) (AZ-NAS's
 //! aggregation, Lee & Ham 2024: a cell must be good on every proxy, since one bad rank costs
-//! more than one good rank gains). Nothing here reads an
-//! accuracy table; the parameter count is an architecture-only quantity.
+//! more than one good rank gains). With `refine_climb` R it then climbs: up to R times the
+//! pick's one-edge neighbours join the pool and the pool is ranked again, a greedy local search
+//! of the same aggregate around α*'s shortlist. Nothing here reads an accuracy table; the
+//! parameter count is an architecture-only quantity.
 //!
 //! The same code serves both spaces: candidates come from the space, and each proxy a space's
 //! networks lack (SynFlow and NASWOT are NB201's) is left out of its aggregate.
@@ -19,7 +21,7 @@ use web_time::Instant;
 
 use crate::config::{Proxy, SearchConfig};
 use crate::data::DataError;
-use crate::proxies::ProxyContext;
+use crate::proxies::{ProxyContext, ZICO_SPLITS, zico_of};
 use crate::score::DartsProbe;
 use crate::space::{AnyGenotype, ArchTable, SpaceKind};
 
@@ -48,7 +50,8 @@ pub struct Refined {
     /// The aggregated proxies' names, in column order.
     pub proxies: Vec<String>,
     /// The K candidates, best α* first; with `refine_neighbours`, the pick-by-α*'s one-edge
-    /// neighbours too, the pool deduplicated and sorted by α* score.
+    /// neighbours too, and the cells the climb added, the pool deduplicated and sorted by α*
+    /// score.
     pub candidates: Vec<Candidate>,
     /// Index into `candidates` of the pick (ties go to the better α* rank).
     pub pick: usize,
@@ -59,6 +62,14 @@ pub struct Refined {
     /// Weight draws each candidate was scored on (`refine_draws`; 1 in files written before).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub draws: usize,
+    /// Cells the climb (`refine_climb`) added to the pool, in `candidates` with the rest (0 in
+    /// files written before it existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub climbed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_one(n: &usize) -> bool {
@@ -82,14 +93,25 @@ impl Scorer {
 
 /// The second stage run one candidate network at a time, so the page can draw its progress
 /// between them ([`Refiner::score_next`]); [`refine`] runs it whole. With D weight draws
-/// (`refine_draws`) it scores the K candidates on draw 0, then on draw 1, …: K·D networks.
+/// (`refine_draws`) it scores the K candidates on draw 0, then on draw 1, …: K·D networks;
+/// each climbing round (`refine_climb`) then adds at most one neighbourhood, scored on every
+/// draw, so [`Refiner::len`] can grow while it runs.
 pub struct Refiner {
     proxies: Vec<Proxy>,
+    /// The pool: α*'s K best (and the neighbours `refine_neighbours` adds) in α* order, then
+    /// each climbing round's new cells in the order they joined.
     candidates: Vec<(f64, AnyGenotype)>,
-    /// One `[K]` list of proxy rows per draw begun, the last one filling.
+    /// One list of proxy rows per draw begun, index-aligned with `candidates`.
     scores: Vec<Vec<Vec<Option<f64>>>>,
     /// The scorer of each draw, on that draw's weights and first batch.
     scorers: Vec<Scorer>,
+    /// α*, to score the cells the climb adds.
+    alpha_star: ArchTable,
+    /// Cells the climb has added.
+    climbed: usize,
+    exclude_none: bool,
+    /// Climbing rounds left (`refine_climb`).
+    climb_left: usize,
     started: Instant,
 }
 
@@ -129,12 +151,16 @@ impl Refiner {
             candidates: pool(cfg, alpha_star),
             scores: Vec::new(),
             scorers,
+            alpha_star: alpha_star.clone(),
+            climbed: 0,
+            exclude_none: cfg.exclude_none,
+            climb_left: cfg.refine_climb,
             started: Instant::now(),
         })
     }
 
     /// Number of candidate networks to score: K (or fewer when the space has fewer cells) times
-    /// the weight draws.
+    /// the weight draws, and more once a climbing round adds cells.
     pub fn len(&self) -> usize {
         self.candidates.len() * self.scorers.len()
     }
@@ -149,20 +175,72 @@ impl Refiner {
         self.scores.iter().map(Vec::len).sum()
     }
 
-    /// Scores the next candidate network; `false` once all are scored.
+    /// Scores the next candidate network (draw by draw; when every draw has scored the pool, a
+    /// climbing round may add cells); `false` once all are scored.
     pub fn score_next(&mut self) -> bool {
         let k = self.candidates.len();
-        if self.scores.last().is_none_or(|d| d.len() == k) {
-            if self.scores.len() == self.scorers.len() || k == 0 {
-                return false;
-            }
+        if k == 0 {
+            return false;
+        }
+        let open =
+            (0..self.scorers.len()).find(|&d| self.scores.get(d).is_none_or(|rows| rows.len() < k));
+        let Some(d) = open else {
+            return self.climb() && self.score_next();
+        };
+        if d == self.scores.len() {
             self.scores.push(Vec::with_capacity(k));
         }
-        let d = self.scores.len() - 1;
         let (alpha, g) = self.candidates[self.scores[d].len()];
         let row = self.score(&self.scorers[d], alpha, &g);
         self.scores[d].push(row);
         true
+    }
+
+    /// One climbing round (`refine_climb`, our extension): the current pick's one-edge
+    /// neighbours ([`AnyGenotype::neighbours`]) that are not in the pool join it, so that the
+    /// next aggregate can move the pick to one of them, a greedy local search on the proxies'
+    /// log-rank sum. `false` (and no rounds left) when no round is left or the pick's
+    /// neighbourhood is already in the pool: the pick is then a local optimum of the aggregate.
+    fn climb(&mut self) -> bool {
+        if self.climb_left == 0 {
+            return false;
+        }
+        self.climb_left -= 1;
+        let (order, agg) = self.ranked();
+        let pick = self.candidates[order[first_largest(&agg)]].1;
+        let new: Vec<AnyGenotype> = pick
+            .neighbours(self.exclude_none)
+            .into_iter()
+            .filter(|g| !self.candidates.iter().any(|(_, c)| c == g))
+            .collect();
+        if new.is_empty() {
+            self.climb_left = 0;
+            return false;
+        }
+        self.climbed += new.len();
+        let alpha_star = &self.alpha_star;
+        self.candidates
+            .extend(new.into_iter().map(|g| (g.alpha_score(alpha_star), g)));
+        true
+    }
+
+    /// The pool's indices by α* score, best first (stable: α*'s ties keep their order), and
+    /// the aggregate of each in that order: Σ_p ln(rank_p / K) over the scored pool, averaged
+    /// over the draws (each draw's proxies rank the pool on their own).
+    fn ranked(&self) -> (Vec<usize>, Vec<f64>) {
+        let (k, draws) = (self.candidates.len(), self.scores.len().max(1));
+        let columns: Vec<Vec<Option<f64>>> = self
+            .scores
+            .iter()
+            .flat_map(|rows| {
+                (0..self.proxies.len()).map(move |p| rows.iter().map(|r| r[p]).collect())
+            })
+            .collect();
+        let agg = aggregate(&columns, k);
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| self.candidates[b].0.total_cmp(&self.candidates[a].0));
+        let agg = order.iter().map(|&i| agg[i] / draws as f64).collect();
+        (order, agg)
     }
 
     /// The proxies of one candidate, each computed only when the list has it (the stage's cost
@@ -186,6 +264,8 @@ impl Refiner {
                 .then(|| ctx.az_nas(g));
                 let conditioning = has(&[Proxy::Conditioning]).then(|| ctx.conditioning(g));
                 let meco = has(&[Proxy::Meco]).then(|| ctx.meco(g));
+                let zico = has(&[Proxy::Zico]).then(|| ctx.zico(g));
+                let gsc = has(&[Proxy::Gsc]).then(|| ctx.gradient_scale(g));
                 let params = ctx.params(g) as f64;
                 let get = |p: Proxy| {
                     match p {
@@ -199,6 +279,8 @@ impl Refiner {
                         Proxy::Trainability => az.map(|a| a.trainability),
                         Proxy::Conditioning => conditioning,
                         Proxy::Meco => meco,
+                        Proxy::Zico => zico,
+                        Proxy::Gsc => gsc,
                         Proxy::Alpha => None,
                     }
                     .unwrap_or(f64::NAN)
@@ -212,8 +294,14 @@ impl Refiner {
                     (gn.trace.into_scalar::<f32>() as f64, norm)
                 });
                 let params = crate::net::darts::eval_params(g) as f64;
+                let zico = if has(&[Proxy::Zico]) {
+                    zico_of(&probe.split_gradients(g, ZICO_SPLITS))
+                } else {
+                    f64::NAN
+                };
                 let get = |p: Proxy| match p {
                     Proxy::Params => params,
+                    Proxy::Zico => zico,
                     Proxy::NasiTrace => trace,
                     Proxy::GradNorm => grad_norm,
                     _ => f64::NAN,
@@ -228,21 +316,12 @@ impl Refiner {
     /// over the weight draws (each draw's proxies rank the K candidates on their own).
     pub fn finish(mut self) -> Refined {
         while self.score_next() {}
-        let (k, draws) = (self.candidates.len(), self.scores.len().max(1));
-        let columns: Vec<Vec<Option<f64>>> = self
-            .scores
-            .iter()
-            .flat_map(|rows| {
-                (0..self.proxies.len()).map(move |p| rows.iter().map(|r| r[p]).collect())
-            })
-            .collect();
-        let agg: Vec<f64> = aggregate(&columns, k)
-            .into_iter()
-            .map(|a| a / draws as f64)
-            .collect();
+        let draws = self.scores.len().max(1);
+        let (order, agg) = self.ranked();
         // Each candidate's shown value of a proxy: its mean over the draws where it is finite.
-        let scores: Vec<Vec<Option<f64>>> = (0..k)
-            .map(|i| {
+        let scores: Vec<Vec<Option<f64>>> = order
+            .iter()
+            .map(|&i| {
                 (0..self.proxies.len())
                     .map(|p| {
                         let v: Vec<f64> =
@@ -253,9 +332,9 @@ impl Refiner {
             })
             .collect();
         let pick = first_largest(&agg);
-        let candidates: Vec<Candidate> = self
-            .candidates
+        let candidates: Vec<Candidate> = order
             .iter()
+            .map(|&i| &self.candidates[i])
             .zip(scores)
             .zip(&agg)
             .map(|(((_, g), scores), &aggregate)| Candidate {
@@ -273,6 +352,7 @@ impl Refiner {
             pick,
             seconds: self.started.elapsed().as_secs_f64(),
             draws,
+            climbed: self.climbed,
         }
     }
 }
@@ -380,9 +460,10 @@ mod tests {
             size: 8,
             refine: 6,
             refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
-                          progressivity,trainability,conditioning,meco"
+                          progressivity,trainability,conditioning,meco,zico,gsc"
                 .parse()
                 .unwrap(),
+            refine_climb: 0,
             ..SearchConfig::default()
         };
         let mut alpha = ArchTable::zeros(6, 5);
@@ -417,6 +498,57 @@ mod tests {
     }
 
     #[test]
+    fn the_climb_walks_one_edge_at_a_time_to_a_local_optimum() {
+        // α* prefers 1×1 on every edge, 3×3 next; the parameter count alone prefers 3×3 on
+        // every edge, a cell 5 edges away from α*'s best 4, so only a climb reaches it.
+        let device = crate::cpu_device();
+        let mut alpha = ArchTable::zeros(6, 5);
+        for e in 0..6 {
+            alpha[e][2] = 1.0;
+            alpha[e][3] = 0.5;
+        }
+        let cfg = |climb: usize| SearchConfig {
+            batch: 4,
+            channels: 2,
+            size: 8,
+            refine: 4,
+            refine_with: "params".parse().unwrap(),
+            refine_channels: 0,
+            refine_cells: 0,
+            refine_climb: climb,
+            ..SearchConfig::default()
+        };
+        let convs = |g: &AnyGenotype| match g {
+            AnyGenotype::Nb201(g) => g
+                .ops
+                .iter()
+                .filter(|&&o| o == crate::space::Op::NorConv3x3)
+                .count(),
+            AnyGenotype::Darts(_) => unreachable!("an NB201 stage"),
+        };
+        let plain = refine(&cfg(0), &alpha, &device).unwrap().unwrap();
+        assert_eq!((plain.candidates.len(), plain.climbed), (4, 0));
+        assert!(convs(&plain.genotype) < 6);
+        // Each round can change one edge: 2 rounds gain at most 2 convolutions.
+        let two = refine(&cfg(2), &alpha, &device).unwrap().unwrap();
+        assert!(two.climbed > 0 && convs(&two.genotype) <= convs(&plain.genotype) + 2);
+        let full = refine(&cfg(16), &alpha, &device).unwrap().unwrap();
+        assert_eq!(convs(&full.genotype), 6, "{}", full.genotype);
+        // It stopped at a local optimum: the pick's whole neighbourhood was scored, the pool
+        // holds each cell once and is in α* order, with the pick still the best aggregate.
+        let pool: Vec<AnyGenotype> = full.candidates.iter().map(|c| c.genotype).collect();
+        assert_eq!(pool.len(), 4 + full.climbed);
+        for n in full.genotype.neighbours(true) {
+            assert_eq!(pool.iter().filter(|g| **g == n).count(), 1, "{n}");
+        }
+        let scores: Vec<f64> = pool.iter().map(|g| g.alpha_score(&alpha)).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert_eq!(full.candidates[full.pick].aggregate, 0.0);
+        let again = refine(&cfg(16), &alpha, &device).unwrap().unwrap();
+        assert_eq!((again.candidates, again.pick), (full.candidates, full.pick));
+    }
+
+    #[test]
     fn weight_draws_average_each_draws_own_ranks() {
         let device = crate::cpu_device();
         let cfg = SearchConfig {
@@ -427,6 +559,7 @@ mod tests {
             refine_with: "synflow,naswot,params".parse().unwrap(),
             refine_channels: 0,
             refine_cells: 0,
+            refine_climb: 0,
             ..SearchConfig::default()
         };
         let mut alpha = ArchTable::zeros(6, 5);

@@ -117,6 +117,78 @@ impl DartsProbe {
             ntk: exact.then(|| exact_ntk(net.params(), batch.batch, k, f)),
         }
     }
+
+    /// ∇θL of `g`'s network on each of `splits` equal parts of the batch (each its own forward,
+    /// with its own batch statistics), read back for the conv and linear weights only
+    /// ([`SplitGradients`]); empty when the batch has fewer inputs than `splits`.
+    pub fn split_gradients(
+        &self,
+        g: &crate::space::darts::Genotype,
+        splits: usize,
+    ) -> SplitGradients {
+        let (net, device) = (&self.net, &self.device);
+        let w = g.one_hot();
+        let weights: Tensor<2> = Tensor::from_data(
+            TensorData::new(w.values().to_vec(), w.shape()),
+            &device.clone().autodiff(),
+        );
+        let k = net.config.classes;
+        split_gradients(
+            net.specs(),
+            net.params(),
+            &self.batch,
+            k,
+            splits,
+            device,
+            |p, x| {
+                net.forward(
+                    p,
+                    x,
+                    &weights,
+                    &mut ReluTape::Free,
+                    &mut crate::net::darts::PoolTape::Free,
+                )
+            },
+        )
+    }
+}
+
+/// Per-split gradients of one network's weight tensors: `grads[s][l]` is ∇θ_l L on split s,
+/// flat, for the l-th parameter tensor with at least two axes (a conv's `[co, ci, k, k]` or the
+/// head's `[K, c]`: the weights ZiCo reads; biases and batch-norm affines are left out).
+pub type SplitGradients = Vec<Vec<Vec<f32>>>;
+
+/// [`SplitGradients`] of the network `logits` (tracked parameters and a `[b/s, 3, h, w]` input
+/// ↦ `[b/s, K]`) on `splits` consecutive equal parts of `batch` (the remainder left out).
+fn split_gradients(
+    specs: &[crate::net::supernet::ParamSpec],
+    params: &[Tensor<1>],
+    batch: &Batch,
+    classes: usize,
+    splits: usize,
+    device: &Device,
+    logits: impl Fn(&[Tensor<1>], Tensor<4>) -> Tensor<2>,
+) -> SplitGradients {
+    let per = batch.batch / splits.max(1);
+    if per == 0 {
+        return Vec::new();
+    }
+    let x = input_tensor(batch, device);
+    let [_, c, h, w] = x.dims();
+    (0..splits)
+        .map(|s| {
+            let part = s * per..(s + 1) * per;
+            let xs = x.clone().slice([part.clone(), 0..c, 0..h, 0..w]).autodiff();
+            let onehot = one_hot(&batch.labels[part], classes, device);
+            let gn = grad_norm_sq(params, onehot, |p| logits(p, xs.clone()));
+            gn.grad
+                .into_iter()
+                .zip(specs)
+                .filter(|(_, spec)| spec.shape.len() > 1)
+                .map(|(t, _)| t.into_data().try_to_vec::<f32>().expect("f32 data"))
+                .collect()
+        })
+        .collect()
 }
 
 impl CellProbe {
@@ -163,5 +235,23 @@ impl CellProbe {
             grad_norm: grad_norm_sq(net.params(), one_hot(&self.batch.labels, k, dev), f),
             ntk: exact.then(|| exact_ntk(net.params(), self.batch.batch, k, f)),
         }
+    }
+
+    /// ∇θL of `g`'s network on each of `splits` equal parts of the batch, each its own forward
+    /// with its own batch statistics, for the conv and head weights ([`SplitGradients`]);
+    /// empty when the batch has fewer inputs than `splits`.
+    pub fn split_gradients(&self, g: &Genotype, splits: usize) -> SplitGradients {
+        let net = &self.net;
+        let mix = CellMix::Fixed(*g);
+        let k = net.config.classes;
+        split_gradients(
+            net.specs(),
+            net.params(),
+            &self.batch,
+            k,
+            splits,
+            &self.device,
+            |p, x| net.forward(p, x, &mix, &mut ReluTape::Free),
+        )
     }
 }

@@ -110,8 +110,9 @@ fn search_prints_json_and_writes_a_run_folder() {
 }
 
 /// `--refine K`: the K cells α* ranks highest (Σ_e α*[e][op_e], recomputed here from the printed
-/// α*), each scored by the proxies, and the pick is the best Σ_p ln(rank_p/K), recomputed here
-/// with ranks counted independently of the crate's code.
+/// α*) and the cells the climb added, each scored by the proxies, and the pick is the best
+/// Σ_p ln(rank_p/n) over those n, recomputed here with ranks counted independently of the
+/// crate's code.
 #[test]
 fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
     let dir = tmp("refine");
@@ -120,7 +121,11 @@ fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
     let v = search_json(&["--seed", "1", "--refine", &ks], &dir);
     let r = &v["refined"];
     let cands = r["candidates"].as_array().unwrap();
-    assert_eq!(cands.len(), k);
+    // α*'s K and the cells the default climb (`--refine-climb 8`) added, one pool.
+    let climbed = r["climbed"].as_u64().unwrap() as usize;
+    assert!(climbed > 0, "the default stage climbs");
+    let n = k + climbed;
+    assert_eq!(cands.len(), n);
     assert_eq!(
         cands[0]["genotype"], v["genotype"],
         "the argmax is the first candidate"
@@ -147,22 +152,18 @@ fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        ["synflow", "naswot", "params"],
-        "the default proxies"
-    );
-    let mut agg = vec![0.0f64; k];
+    assert_eq!(names, ["naswot", "params", "gsc"], "the default proxies");
+    let mut agg = vec![0.0f64; n];
     for p in 0..names.len() {
         let col: Vec<f64> = cands
             .iter()
             .map(|c| c["scores"][p].as_f64().unwrap())
             .collect();
-        for i in 0..k {
+        for i in 0..n {
             // Average rank among ties, 1 = lowest value.
             let below = col.iter().filter(|&&x| x < col[i]).count() as f64;
             let equal = col.iter().filter(|&&x| x == col[i]).count() as f64;
-            agg[i] += ((below + (equal + 1.0) / 2.0) / k as f64).ln();
+            agg[i] += ((below + (equal + 1.0) / 2.0) / n as f64).ln();
         }
     }
     for (c, a) in cands.iter().zip(&agg) {
@@ -934,7 +935,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
     let one = nasi_json(&whole);
     let merged = nasi_json(&["correlate", "--merge", &f1, &f2, "--json", "--nb201", &t]);
     assert_eq!(merged["proxies"], one["proxies"]);
-    assert!(one["proxies"]["ensemble(synflow+naswot+params)"]["cifar10"]["spearman"].is_f64());
+    assert!(one["proxies"]["ensemble(naswot+params+gsc)"]["cifar10"]["spearman"].is_f64());
     // The cell the parameter count ranks first has the most 3×3 convolutions among the scored.
     let top = one["proxies"]["params"]["top"]["genotype"]
         .as_str()
@@ -954,10 +955,10 @@ fn reproduce_correlate_and_bench_print_their_json() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
     // A file of an older nasi, or a JSON line that is no scores header, is refused in one line.
-    let old = full.replacen("\"nasi_scores\":2", "\"nasi_scores\":1", 1);
+    let old = full.replacen("\"nasi_scores\":3", "\"nasi_scores\":2", 1);
     assert_ne!(old, full, "the header names its version");
     for (text, says) in [
-        (old, "older nasi"),
+        (old, "another nasi"),
         ("{}\n".to_string(), "not a scores file"),
     ] {
         std::fs::write(file(2), text).unwrap();

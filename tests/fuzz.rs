@@ -183,6 +183,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                     },
                     refine_neighbours: steps % 2 == 1,
                     refine_draws: 1 + steps % 16,
+                    refine_climb: steps % 17,
                     fd_scheme: if central {
                         FdScheme::Central
                     } else {

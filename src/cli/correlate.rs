@@ -70,7 +70,7 @@ impl std::fmt::Display for Shard {
 }
 
 /// The proxy columns of a run, in table order: the four network proxies, the exact trace when
-/// asked for, the parameter count, AZ-NAS's three and MeCo.
+/// asked for, the parameter count, AZ-NAS's three, MeCo, ZiCo and −ln GSC.
 fn columns(exact: bool) -> Vec<&'static str> {
     let mut names = vec!["nasi_trace", "grad_norm", "synflow", "naswot"];
     if exact {
@@ -82,13 +82,16 @@ fn columns(exact: bool) -> Vec<&'static str> {
         "progressivity",
         "trainability",
         "meco",
+        "zico",
+        "gsc",
     ]);
     names
 }
 
-/// The version a scores file's first line carries: 2 since the `meco` column (a file of
-/// version 1 lacks it and is refused rather than merged with an empty column).
-const SCORES_VERSION: u64 = 2;
+/// The version a scores file's first line carries: 2 since the `meco` column, 3 since the
+/// `zico` and `gsc` columns (an older file lacks a column and is refused rather than merged with
+/// an empty one).
+const SCORES_VERSION: u64 = 3;
 
 /// The first line of a scores file: what was scored, so that a resumed run or a merge can
 /// check that every line came from the same settings.
@@ -158,10 +161,11 @@ fn read_scores(path: &Path, names_of: impl Fn(bool) -> Vec<&'static str>) -> Res
     };
     if version != SCORES_VERSION {
         bail!(
-            "{} is a scores file of an older nasi (version {}, without the meco column): score \
-             those cells again",
+            "{} is a scores file of another nasi (version {}, this one reads version {}, with \
+             the meco, zico and gsc columns): score those cells again",
             path.display(),
-            version
+            version,
+            SCORES_VERSION
         );
     }
     let names = names_of(header["exact"].as_bool().unwrap_or(false));
@@ -281,6 +285,8 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
             s.az.progressivity,
             s.az.trainability,
             s.meco,
+            s.zico,
+            s.gsc,
         ]);
         let row = Row {
             ordinal: o,

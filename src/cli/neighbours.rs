@@ -1,9 +1,9 @@
 //! `nasi neighbours`: a diagnosis of what the training-free proxies see around one cell. The cell
 //! and its 24 one-edge variants (each edge set to each of the 5 ops, the others kept) are scored
 //! as standalone networks on the same weights and batch with every proxy (T̃, the exact NTK trace,
-//! grad_norm, SynFlow, NASWOT, parameter count, AZ-NAS's three, TE-NAS's NTK conditioning, MeCo),
-//! and for each edge the op each proxy prefers is named: where NASI's objective and the others
-//! disagree with the cell's context, edge by edge.
+//! grad_norm, SynFlow, NASWOT, parameter count, AZ-NAS's three, TE-NAS's NTK conditioning, MeCo,
+//! ZiCo, −ln GSC), and for each edge the op each proxy prefers is named: where NASI's objective
+//! and the others disagree with the cell's context, edge by edge.
 //! A `--nb201` table only adds each variant's accuracies to the report.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use crate::proxies::{ProxyContext, ProxyScores};
 use crate::space::{EDGES, Genotype, NUM_OPS, Op};
 
 /// The proxies in report order, with how each reads a score (larger is preferred for all).
-const PROXIES: [&str; 11] = [
+const PROXIES: [&str; 13] = [
     "nasi_trace",
     "exact_trace",
     "grad_norm",
@@ -29,6 +29,8 @@ const PROXIES: [&str; 11] = [
     "trainability",
     "conditioning",
     "meco",
+    "zico",
+    "gsc",
 ];
 
 fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 {
@@ -43,6 +45,8 @@ fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 
         "progressivity" => s.az.progressivity,
         "trainability" => s.az.trainability,
         "meco" => s.meco,
+        "zico" => s.zico,
+        "gsc" => s.gsc,
         _ => params as f64,
     }
 }

@@ -84,11 +84,18 @@ pub enum Proxy {
     /// MeCo (Jiang et al., 2023): Σ over feature maps of the smallest eigenvalue of the
     /// channels' Pearson correlation on one input; NB201 only.
     Meco,
+    /// ZiCo (Li et al., 2023): Σ over weight tensors of the log summed inverse coefficient of
+    /// variation of the gradient over two parts of the batch; both spaces.
+    Zico,
+    /// −ln GSC: the gradient scale coefficient of Philipp et al. (2018), how much a relative
+    /// change of the body's output pulls back onto its input (larger: the gradient explodes
+    /// less with depth); NB201 only.
+    Gsc,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 11] = [
+    pub const ALL: [Proxy; 13] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
@@ -100,6 +107,8 @@ impl Proxy {
         Proxy::Trainability,
         Proxy::Conditioning,
         Proxy::Meco,
+        Proxy::Zico,
+        Proxy::Gsc,
     ];
 
     /// Its name in flags, files and tables.
@@ -116,6 +125,8 @@ impl Proxy {
             Proxy::Trainability => "trainability",
             Proxy::Conditioning => "conditioning",
             Proxy::Meco => "meco",
+            Proxy::Zico => "zico",
+            Proxy::Gsc => "gsc",
         }
     }
 
@@ -125,7 +136,7 @@ impl Proxy {
         space == SpaceKind::Nb201
             || matches!(
                 self,
-                Proxy::Alpha | Proxy::NasiTrace | Proxy::GradNorm | Proxy::Params
+                Proxy::Alpha | Proxy::NasiTrace | Proxy::GradNorm | Proxy::Params | Proxy::Zico
             )
     }
 }
@@ -235,17 +246,18 @@ pub struct SearchConfig {
     /// K of the training-free second stage (our extension of Algorithm 1; 0 = off): the K cells
     /// α* ranks highest are scored as standalone networks by `refine-with`'s proxies and the one
     /// with the best summed log-rank, Σ_p ln(rank_p/K) (AZ-NAS's aggregation), is the pick. A
-    /// file without the key means 0. Default 64 with SynFlow, NASWOT and the parameter count:
-    /// chosen on seeds 0–4 and confirmed on seeds 5–9 (docs/results.md); off in the `paper`,
-    /// `batch1` and DARTS presets.
+    /// file without the key means 0. Default 64 with NASWOT, the parameter count and −ln GSC,
+    /// climbing 8 rounds (`refine-climb`): chosen on seeds 0–4 and confirmed on seeds 5–14
+    /// (docs/results.md); off in the `paper`, `batch1` and DARTS presets.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine))]
     #[serde(default)]
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
     /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
-    /// `trainability`, `conditioning`, `meco`); those a space lacks are left out. `nasi correlate`
-    /// aggregates the same list into its ensemble column, less `alpha` and `conditioning`,
-    /// which its score files do not hold (the ensemble's name lists its members).
+    /// `trainability`, `conditioning`, `meco`, `zico`, `gsc`); those a space lacks are left out.
+    /// `nasi correlate` aggregates the same list into its ensemble column, less `alpha` and
+    /// `conditioning`, which its score files do not hold (the ensemble's name lists its
+    /// members).
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_with))]
     pub refine_with: ProxyList,
     /// C of the networks the second stage scores (0: the search's `channels`). Default 16 with
@@ -282,6 +294,16 @@ pub struct SearchConfig {
     /// over 3 re-initialisations). Costs D times the stage. A file without the key means 1.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_draws))]
     pub refine_draws: usize,
+    /// Climbing rounds of the second stage (our extension; 0 is none): after the
+    /// pool is scored, the pick's one-edge neighbours not yet in it join and are scored, and the
+    /// pool is ranked again, until the pick's neighbourhood is in the pool (a local optimum of
+    /// the log-rank sum) or the rounds are spent. Each round adds at most one neighbourhood
+    /// (24 NB201 cells, 18 without `none`; hundreds in DARTS, whose presets set 0). Default 8
+    /// (chosen with `gsc` on seeds 0–4, confirmed on seeds 5–14: docs/results.md). A file
+    /// without the key means 0, the stage as it was before the climb existed.
+    #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_climb))]
+    #[serde(default)]
+    pub refine_climb: usize,
     /// NB201 only: keep the batch norm before the head (`true`, NB201's network) or drop it
     /// (`false`), a diagnostic of docs/results.md's hypothesis that this normalisation is why T̃
     /// passes over parameter-free ops. A file without the key means `true`.
@@ -346,9 +368,9 @@ impl SearchConfig {
         bn_affine: false,
         refine: 64,
         refine_with: ProxyList(std::borrow::Cow::Borrowed(&[
-            Proxy::Synflow,
             Proxy::Naswot,
             Proxy::Params,
+            Proxy::Gsc,
         ])),
         fd_scheme: FdScheme::Forward,
         refine_channels: 16,
@@ -356,6 +378,7 @@ impl SearchConfig {
         refine_size: 0,
         refine_neighbours: false,
         refine_draws: 1,
+        refine_climb: 8,
     };
 }
 
@@ -430,10 +453,12 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             // and Algorithm 1's own pick until they are tested there.
             data: DataSpec::Gaussian,
             refine: 0,
-            // With `--refine K`, at the search network's own C and cells.
+            // With `--refine K`, at the search network's own C and cells, and no climb: a
+            // DARTS neighbourhood is hundreds of cells, and the climb was chosen on NB201.
             refine_channels: 0,
             refine_cells: 0,
             refine_size: 0,
+            refine_climb: 0,
             ..d
         }),
         // DARTS at the page's and CI's scale: the same search network's layout (5 cells, two of
@@ -450,10 +475,12 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             fd_scheme: FdScheme::Central,
             data: DataSpec::Gaussian,
             refine: 0,
-            // With `--refine K`, at the search network's own C and cells.
+            // With `--refine K`, at the search network's own C and cells, and no climb: a
+            // DARTS neighbourhood is hundreds of cells, and the climb was chosen on NB201.
             refine_channels: 0,
             refine_cells: 0,
             refine_size: 0,
+            refine_climb: 0,
             ..d
         }),
         _ => None,
@@ -690,6 +717,16 @@ impl SearchConfig {
                 ),
             );
         }
+        if self.refine_climb > 16 {
+            return bad(
+                "refine-climb",
+                format!(
+                    "refine-climb must be at most 16 rounds (each scores up to 24 more \
+                     candidates), got {}",
+                    self.refine_climb
+                ),
+            );
+        }
         if self.refine > 0
             && (self.refine_channels, self.refine_cells, self.refine_size) != (0, 0, 0)
         {
@@ -854,10 +891,11 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_field() {
         type Case = (fn(&mut SearchConfig), &'static str);
-        let cases: [Case; 11] = [
+        let cases: [Case; 12] = [
             (|c| c.refine_channels = 600, "refine-channels"),
             (|c| c.refine_draws = 0, "refine-draws"),
             (|c| c.refine_draws = 17, "refine-draws"),
+            (|c| c.refine_climb = 17, "refine-climb"),
             (|c| c.refine_size = 30, "refine-size"),
             (|c| c.refine_cells = 40, "refine-cells"),
             (|c| c.batch = 0, "batch"),

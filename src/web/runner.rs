@@ -280,15 +280,15 @@ pub async fn run_live(
             Ok(r) => r,
             Err(e) => return dispatch.dispatch(failed(e.to_string())),
         };
-        let total = refiner.len();
         while refiner.score_next() {
             if !ctl.is_current(run) {
                 return;
             }
+            // The total grows when a climbing round adds the pick's neighbours.
             dispatch.dispatch(Action::Refining {
                 run,
                 done: refiner.done(),
-                total,
+                total: refiner.len(),
             });
             TimeoutFuture::new(0).await;
         }

@@ -65,6 +65,7 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
         return html! { <p class="empty">{why}</p> };
     };
     let k = r.candidates.len();
+    let first = k - r.climbed.min(k);
     let text = r.genotype.to_string();
     let changed = props.nasi != Some(r.genotype);
     let shown: Vec<usize> = (0..k.min(ROWS))
@@ -73,12 +74,15 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
     html! {
         <div class="refine">
             <p>{format!(
-                "α* (eq. 18) ranks every cell. The {k} it ranks highest were each built as a standalone network on {} and scored by {}. \
-                 Each proxy ranks them 1…{k}; a cell's score is Σ ln(rank/{k}), 0 if it is first on every proxy, so one bad rank costs more than a good one gains (AZ-NAS's rule){}. \
+                "α* (eq. 18) ranks every cell. The {first} it ranks highest were each built as a standalone network on {} and scored by {}. \
+                 Each proxy ranks them 1…{k}; a cell's score is Σ ln(rank/{k}), 0 if it is first on every proxy, so one bad rank costs more than a good one gains (AZ-NAS's rule){}.{} \
                  This stage is our extension of the paper's Algorithm 1.",
                 if r.draws > 1 { format!("{} draws of weights and first batch", r.draws) } else { "the search's weights and first batch".into() },
                 r.proxies.join(", "),
-                if r.draws > 1 { ", averaged over the draws" } else { "" }
+                if r.draws > 1 { ", averaged over the draws" } else { "" },
+                if r.climbed > 0 {
+                    format!(" Then it climbed: the leading cell's one-edge variants joined and were scored, {} cells in all, until the leader's variants were all in (so every edge was judged with the others kept) or the rounds ran out.", r.climbed)
+                } else { String::new() }
             )}</p>
             <div class="refine-cell">{ raw_svg(super::cell::drawing(&r.genotype, None)) }</div>
             <p><code class="refined-genotype" data-genotype={text.clone()}>{text}</code></p>
