@@ -149,7 +149,11 @@ fn depthwise_node_matches_burns_grouped_conv2d() {
         let w = Tensor::<4>::random([c, 1, k, k], Distribution::Normal(0.0, 1.0), &dev);
         let out = [b, c, dw_out_len(h, s), dw_out_len(wd, s)];
         let g = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &dev);
-        assert_same_value_and_grads(
+        // The weight's gradient sums b·h·w products (4092 on the largest plane), summed in
+        // another order than burn's: measured up to 8.4e-5 relative over 15 runs of random
+        // tensors (the forward and the input's gradient 2e-6), so 1e-3 here.
+        assert_same_value_and_grads_within(
+            1e-3,
             &format!("{k}×{k} depthwise, stride {s}, dilation {d}"),
             &[x, w],
             &g,
@@ -230,6 +234,18 @@ fn assert_same_value_and_grads(
     ours: impl Fn(&[Tensor<4>]) -> Tensor<4>,
     reference: impl Fn(&[Tensor<4>]) -> Tensor<4>,
 ) {
+    assert_same_value_and_grads_within(1e-4, name, inputs, g, ours, reference)
+}
+
+/// [`assert_same_value_and_grads`] within `tol` relative, for gradients that are long sums.
+fn assert_same_value_and_grads_within(
+    tol: f32,
+    name: &str,
+    inputs: &[Tensor<4>],
+    g: &Tensor<4>,
+    ours: impl Fn(&[Tensor<4>]) -> Tensor<4>,
+    reference: impl Fn(&[Tensor<4>]) -> Tensor<4>,
+) {
     let flat = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
     let run = |op: &dyn Fn(&[Tensor<4>]) -> Tensor<4>| {
         let tracked: Vec<Tensor<4>> = inputs.iter().map(|t| t.clone().require_grad()).collect();
@@ -250,15 +266,15 @@ fn assert_same_value_and_grads(
         } else {
             format!("∇ of input {}", i - 1)
         };
-        assert!(close(a, b), "{name}: {what}");
+        assert!(close(a, b, tol), "{name}: {what}");
     }
 }
 
-fn close(a: &[f32], b: &[f32]) -> bool {
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|(p, q)| (p - q).abs() < 1e-4 * (1.0 + q.abs()))
+            .all(|(p, q)| (p - q).abs() < tol * (1.0 + q.abs()))
 }
 
 /// Batch norm and its gradient through autodiff on flex equal burn's `batch_norm_train`

@@ -236,8 +236,16 @@ async function explore() {
     const refined = (await page.textContent("code.refined-genotype"))?.trim() ?? "";
     check(isNb201(refined) && (await page.locator(".refine-candidates tbody tr").count()) >= 8,
       `[${name}] the second stage's pick and candidates are shown: ${refined}`);
-    check((await page.locator(".random-search .expected-best").count()) === 1 && /Random search has to train about \d+ cells/.test(await page.textContent(".random-search-text") ?? ""),
-      `[${name}] the random-search baseline is drawn and read`);
+    // Either random search is expected to match the pick after some number of trained cells, or
+    // (when the pick is at the very top: the default preset's seed-0 pick is the best cell) not
+    // within 1000: then the pick must rank near the top, where the expected best of 1000 random
+    // cells lies (about the top 1/1000, rank ≈ 16 of 15,625; 50 leaves room for ties).
+    const randomText = (await page.textContent(".random-search-text")) ?? "";
+    const pickRank = Number(await page.getAttribute(".landscape-summary", "data-rank"));
+    const readable = /Random search has to train about \d+ cells/.test(randomText)
+      || (/Random search does not expect to reach this accuracy within 1000 trained cells/.test(randomText) && pickRank >= 1 && pickRank <= 50);
+    check((await page.locator(".random-search .expected-best").count()) === 1 && readable,
+      `[${name}] the random-search baseline is drawn and read: ${randomText} (pick rank ${pickRank})`);
     await page.locator("div.landscape").screenshot({ path: path.join(out, `${name}-landscape.png`) });
 
     // Hover the best cell's mark, then show it in the cell view.

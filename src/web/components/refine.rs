@@ -81,7 +81,7 @@ pub(super) fn RefinePanel(props: &RefineProps) -> Html {
                 r.proxies.join(", "),
                 if r.draws > 1 { ", averaged over the draws" } else { "" },
                 if r.climbed > 0 {
-                    format!(" Then it climbed: the leading cell's one-edge variants joined and were scored, {} cells in all, until the leader's variants were all in (so every edge was judged with the others kept) or the rounds ran out.", r.climbed)
+                    format!(" Then it climbed: the leading cell's one-edge variants joined and were scored, {} more cells, until the leader's variants were all in (so every edge was judged with the others kept) or the rounds ran out.", r.climbed)
                 } else { String::new() }
             )}</p>
             <div class="refine-cell">{ raw_svg(super::cell::drawing(&r.genotype, None)) }</div>
