@@ -1,7 +1,8 @@
 //! One standalone cell scored on one batch: NASI's T̃ (eq. 12) and the exact `[b, b]` NTK of the
 //! cell's own network, under the weights of a seed and the first batch of its data. `nasi score`,
 //! the page's NTK panel and the proxies of `nasi correlate` all score cells through this one
-//! probe, so the three agree on weights, batch and estimator.
+//! probe, so the three agree on weights, batch and estimator. Each probe also gives ∇θL on parts of
+//! its batch ([`SplitGradients`]), the per-input statistics ZiCo reads.
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -93,15 +94,21 @@ impl DartsProbe {
         })
     }
 
+    /// `g`'s one-hot op weights `[28, 8]` on the autodiff device: the search network under
+    /// them is `g`'s network.
+    fn op_weights(&self, g: &crate::space::darts::Genotype) -> Tensor<2> {
+        let w = g.one_hot();
+        Tensor::from_data(
+            TensorData::new(w.values().to_vec(), w.shape()),
+            &self.device.clone().autodiff(),
+        )
+    }
+
     /// T̃ of `g`'s network on the batch (eq. 12), and its exact NTK `[b, b]` when `exact`.
     pub fn tensors(&self, g: &crate::space::darts::Genotype, exact: bool) -> CellTensors {
         let (net, device, batch) = (&self.net, &self.device, &self.batch);
         let k = net.config.classes;
-        let w = g.one_hot();
-        let weights: Tensor<2> = Tensor::from_data(
-            TensorData::new(w.values().to_vec(), w.shape()),
-            &device.clone().autodiff(),
-        );
+        let weights = self.op_weights(g);
         let x = input_tensor(batch, device).autodiff();
         let f = |p: &[Tensor<1>]| {
             net.forward(
@@ -127,11 +134,7 @@ impl DartsProbe {
         splits: usize,
     ) -> SplitGradients {
         let (net, device) = (&self.net, &self.device);
-        let w = g.one_hot();
-        let weights: Tensor<2> = Tensor::from_data(
-            TensorData::new(w.values().to_vec(), w.shape()),
-            &device.clone().autodiff(),
-        );
+        let weights = self.op_weights(g);
         let k = net.config.classes;
         split_gradients(
             net.specs(),
