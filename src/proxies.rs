@@ -232,9 +232,10 @@ impl ProxyContext {
     pub fn gradient_scale(&self, g: &Genotype) -> f64 {
         let (net, dev) = (self.probe.net(), self.probe.device());
         let x = input_tensor(self.probe.batch(), dev);
-        let maps = net.features(net.params(), x, g, &mut ReluTape::Free);
+        // h₀ is the stem's map of `features`; the body runs once, on the autodiff device.
+        let h0 = net.stem(net.params(), x);
         let params: Vec<Tensor<1>> = net.params().iter().map(|p| p.clone().autodiff()).collect();
-        let h = maps[0].clone().autodiff().require_grad();
+        let h = h0.clone().autodiff().require_grad();
         let y = (0..net.num_layers()).fold(h.clone(), |m, i| {
             net.layer_of(&params, i, m, g, &mut ReluTape::Free)
         });
@@ -245,7 +246,7 @@ impl ProxyContext {
         );
         let r = (y.clone() * probe).sum();
         let norm = |t: Tensor<4>| scalar(t.square().sum()).sqrt();
-        let (ny, nh) = (norm(y.inner()), norm(maps[0].clone()));
+        let (ny, nh) = (norm(y.inner()), norm(h0));
         let pulled = r.is_tracked().then(|| h.grad(&r.backward())).flatten();
         let ng = pulled.map_or(0.0, norm);
         gradient_scale_of(ng, (v.len() as f64).sqrt(), nh, ny)

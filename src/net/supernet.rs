@@ -531,8 +531,9 @@ impl Supernet {
         (self.head(&p, h, &mut tape), ln_s)
     }
 
-    /// The stem: 3×3 conv and its batch norm, `[b, 3, s, s]` → `[b, C, s, s]`.
-    fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
+    /// The stem: 3×3 conv and its batch norm, `[b, 3, s, s]` → `[b, C, s, s]`; public so that a
+    /// proxy of the body alone (the gradient scale) starts from its map without a whole forward.
+    pub fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
         let (i, shape) = (self.stem, self.specs[self.stem].shape.as_slice());
         self.bn_after(params, i, conv(x, params[i].clone(), shape, 1))
     }
