@@ -20,13 +20,16 @@
 //!   2023; [`zico_of`]);
 //! * `gsc`: −ln of the body's gradient scale coefficient (Philipp et al., 2018): how much less
 //!   the gradient explodes from the last layer's output back to the stem's
-//!   ([`ProxyContext::gradient_scale`]).
+//!   ([`ProxyContext::gradient_scale`]);
+//! * `gsc_loss`: the same along the loss's own gradient instead of a Rademacher probe
+//!   ([`ProxyContext::loss_gradient_scale`]).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 use crate::config::SearchConfig;
 use crate::data::{DataError, RngStream, rng};
+use crate::loss::{cross_entropy, one_hot};
 use crate::net::supernet::{CellMix, ReluTape, input_tensor};
 use crate::ntk::tracked;
 use crate::score::CellProbe;
@@ -70,6 +73,8 @@ pub struct ProxyScores {
     pub zico: f64,
     /// −ln GSC ([`ProxyContext::gradient_scale`]).
     pub gsc: f64,
+    /// −ln GSC along the loss's gradient ([`ProxyContext::loss_gradient_scale`]).
+    pub gsc_loss: f64,
 }
 
 impl ProxyContext {
@@ -117,6 +122,7 @@ impl ProxyContext {
             meco: self.meco(g),
             zico: self.zico(g),
             gsc: self.gradient_scale(g),
+            gsc_loss: self.loss_gradient_scale(g),
         }
     }
 
@@ -230,26 +236,58 @@ impl ProxyContext {
     /// h₀ or y is zero. NASI's T̃ grows with the same explosion (docs/results.md), which is why
     /// this proxy is the stage's counterweight to it.
     pub fn gradient_scale(&self, g: &Genotype) -> f64 {
+        self.body_scale(g, ScaleProbe::Rademacher)
+    }
+
+    /// −ln GSC of `g`'s network along the loss's own gradient: [`ProxyContext::gradient_scale`]
+    /// with the probe v = ∂L/∂y, the cross-entropy gradient of the batch's (random) labels
+    /// pulled back through the head (last batch norm, ReLU, global average pool, linear) onto
+    /// the body's output y `[b, 4C, s/4, s/4]`, instead of a Rademacher probe:
+    /// GSC = (‖∂L/∂h₀‖ / ‖∂L/∂y‖) · (‖h₀‖ / ‖y‖): the growth of the very gradient whose
+    /// squared norm T̃ sums (eq. 12). Why it exists: the head's average pool makes that gradient
+    /// nearly constant over positions, while a Rademacher probe is white noise over them, and a
+    /// 3×3 average pool passes a white probe's pull-back at about 1/3 of its norm; this tests
+    /// whether that is why [`ProxyContext::gradient_scale`] rewards average pools. It is not:
+    /// this one prefers the same ops, the pools by a little less (docs/results.md, "The gradient
+    /// scale along the loss's gradient"), so it stays a diagnostic. Larger is preferred; NaN
+    /// (ranked last) where no gradient reaches h₀ or y is zero.
+    pub fn loss_gradient_scale(&self, g: &Genotype) -> f64 {
+        self.body_scale(g, ScaleProbe::Loss)
+    }
+
+    /// −ln GSC of the body of `g`'s network (stem's output h₀ → last layer's output y) pulled
+    /// back along `probe`; the body runs once, on the autodiff device.
+    fn body_scale(&self, g: &Genotype, probe: ScaleProbe) -> f64 {
         let (net, dev) = (self.probe.net(), self.probe.device());
         let x = input_tensor(self.probe.batch(), dev);
-        // h₀ is the stem's map of `features`; the body runs once, on the autodiff device.
         let h0 = net.stem(net.params(), x);
         let params: Vec<Tensor<1>> = net.params().iter().map(|p| p.clone().autodiff()).collect();
         let h = h0.clone().autodiff().require_grad();
         let y = (0..net.num_layers()).fold(h.clone(), |m, i| {
             net.layer_of(&params, i, m, g, &mut ReluTape::Free)
         });
-        let v = rademacher(self.seed, y.dims());
-        let probe = Tensor::<4>::from_data(
-            TensorData::new(v.clone(), y.dims()),
-            &dev.clone().autodiff(),
-        );
-        let r = (y.clone() * probe).sum();
+        let v: Tensor<4> = match probe {
+            ScaleProbe::Rademacher => Tensor::from_data(
+                TensorData::new(rademacher(self.seed, y.dims()), y.dims()),
+                dev,
+            ),
+            ScaleProbe::Loss => {
+                // y as a leaf of its own: the loss's gradient there, without the body's graph.
+                let leaf = y.clone().inner().autodiff().require_grad();
+                let batch = self.probe.batch();
+                let onehot = one_hot(&batch.labels, net.config.classes, dev).autodiff();
+                let logits = net.head(&params, leaf.clone(), &mut ReluTape::Free);
+                let grads = cross_entropy(logits, onehot).backward();
+                leaf.grad(&grads)
+                    .unwrap_or_else(|| y.clone().inner().zeros_like())
+            }
+        };
+        let r = (y.clone() * v.clone().autodiff()).sum();
         let norm = |t: Tensor<4>| scalar(t.square().sum()).sqrt();
-        let (ny, nh) = (norm(y.inner()), norm(h0));
+        let (ny, nh, nv) = (norm(y.inner()), norm(h0), norm(v));
         let pulled = r.is_tracked().then(|| h.grad(&r.backward())).flatten();
         let ng = pulled.map_or(0.0, norm);
-        gradient_scale_of(ng, (v.len() as f64).sqrt(), nh, ny)
+        gradient_scale_of(ng, nv, nh, ny)
     }
 
     /// AZ-NAS's proxies of `g`'s network: the maps of [`crate::net::supernet::Supernet::features`] on the batch, and
@@ -415,6 +453,15 @@ pub fn meco_of(map: &[f32], dims: [usize; 2]) -> f64 {
         .first()
         .copied()
         .unwrap_or(f64::NAN)
+}
+
+/// The probe v `[b, 4C, s/4, s/4]` a gradient scale pulls back through the body: a Rademacher
+/// one (‖Jᵀv‖ estimates the Jacobian's Frobenius norm, Philipp et al.'s definition) or the
+/// loss's own gradient at the body's output.
+#[derive(Clone, Copy)]
+enum ScaleProbe {
+    Rademacher,
+    Loss,
 }
 
 /// −ln GSC = −ln((‖Jᵀv‖ / ‖v‖) · (‖h₀‖ / ‖y‖)) from the four norms
@@ -663,6 +710,65 @@ mod tests {
         // No gradient reaching the input (or an empty probe) is NaN, ranked last, not +∞.
         assert!(gradient_scale_of(0.0, 1.0, 1.0, 1.0).is_nan());
         assert!((gradient_scale_of(2.0, 1.0, 1.0, 2.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn loss_gradient_scale_matches_finite_differences_of_the_loss() {
+        // ∂L/∂y and ∂L/∂h₀ by central differences, entry by entry, of the mean cross-entropy
+        // (taken in f64 from the f32 logits) of the head on y and of the head after the body
+        // on h₀, against the two autodiff pull-backs inside `loss_gradient_scale`.
+        let (ctx, g) = tiny();
+        let (net, dev) = (ctx.probe.net(), ctx.probe.device());
+        let batch = ctx.probe.batch();
+        let x = input_tensor(batch, dev);
+        let maps = net.features(net.params(), x, &g, &mut ReluTape::Free);
+        let (h0, y) = (&maps[0], maps.last().unwrap());
+        let loss_of = |logits: Tensor<2>| -> f64 {
+            let k = net.config.classes;
+            let l: Vec<f64> = read(logits.reshape([-1]))
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let rows = l.chunks(k).zip(&batch.labels);
+            let sum: f64 = rows
+                .map(|(r, &t)| {
+                    let m = r.iter().cloned().fold(f64::MIN, f64::max);
+                    m + r.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - r[t]
+                })
+                .sum();
+            sum / batch.batch as f64
+        };
+        let head = |y: Tensor<4>| loss_of(net.head(net.params(), y, &mut ReluTape::Free));
+        let whole = |h: Tensor<4>| {
+            head((0..net.num_layers()).fold(h, |m, i| {
+                net.layer_of(net.params(), i, m, &g, &mut ReluTape::Free)
+            }))
+        };
+        let gradient_norm = |at: &Tensor<4>, f: &dyn Fn(Tensor<4>) -> f64, eps: f32| -> f64 {
+            let (dims, base) = (at.dims(), read(at.clone().reshape([-1])));
+            let map = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, dims), dev);
+            (0..base.len())
+                .map(|i| {
+                    let (mut up, mut down) = (base.clone(), base.clone());
+                    up[i] += eps;
+                    down[i] -= eps;
+                    ((f(map(up)) - f(map(down))) / (2.0 * eps as f64)).powi(2)
+                })
+                .sum::<f64>()
+                .sqrt()
+        };
+        let norm = |t: &Tensor<4>| scalar(t.clone().square().sum()).sqrt();
+        let gsc = ctx.loss_gradient_scale(&g);
+        let eps = 1e-3;
+        let (pulled, probe) = (gradient_norm(h0, &whole, eps), gradient_norm(y, &head, eps));
+        let brute = gradient_scale_of(pulled, probe, norm(h0), norm(y));
+        // Measured |Δ| = 2.8e-5 at ε = 1e-3 (9.8e-5 at 3e-4, where f32 rounding of the loss
+        // shows; 3.4e-3 at 3e-3 and 1.2e-2 at 1e-2, the ReLU kinks within ε).
+        assert!((gsc - brute).abs() < 3e-4, "{gsc} vs {brute}");
+        assert_eq!(gsc, ctx.loss_gradient_scale(&g));
+        // Another probe, another figure: −1.788 here against the Rademacher probe's −1.727.
+        let rademacher = ctx.gradient_scale(&g);
+        assert!((gsc - rademacher).abs() > 1e-2, "{gsc} vs {rademacher}");
     }
 
     #[test]

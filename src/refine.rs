@@ -266,6 +266,7 @@ impl Refiner {
                 let meco = has(&[Proxy::Meco]).then(|| ctx.meco(g));
                 let zico = has(&[Proxy::Zico]).then(|| ctx.zico(g));
                 let gsc = has(&[Proxy::Gsc]).then(|| ctx.gradient_scale(g));
+                let gsc_loss = has(&[Proxy::GscLoss]).then(|| ctx.loss_gradient_scale(g));
                 let params = ctx.params(g) as f64;
                 let get = |p: Proxy| {
                     match p {
@@ -281,6 +282,7 @@ impl Refiner {
                         Proxy::Meco => meco,
                         Proxy::Zico => zico,
                         Proxy::Gsc => gsc,
+                        Proxy::GscLoss => gsc_loss,
                         Proxy::Alpha => None,
                     }
                     .unwrap_or(f64::NAN)
@@ -460,7 +462,7 @@ mod tests {
             size: 8,
             refine: 6,
             refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
-                          progressivity,trainability,conditioning,meco,zico,gsc"
+                          progressivity,trainability,conditioning,meco,zico,gsc,gsc_loss"
                 .parse()
                 .unwrap(),
             refine_climb: 0,

@@ -99,6 +99,8 @@ fn search_prints_json_and_writes_a_run_folder() {
     let result: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
     assert_eq!(result["genotype"], v["genotype"]);
+    // The default stage scores on three weight draws (docs/results.md).
+    assert_eq!(v["refined"]["draws"], 3, "the default draws");
     // The drawing is of the final pick: the second stage's (on by default) or the argmax's.
     let pick = v["refined"]["genotype"]
         .as_str()
@@ -118,7 +120,13 @@ fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
     let dir = tmp("refine");
     let k = 12;
     let ks = k.to_string();
-    let v = search_json(&["--seed", "1", "--refine", &ks], &dir);
+    // One weight draw: the aggregate is then Σ_p ln(rank_p/n) of the printed scores themselves
+    // (with the default three, each draw ranks on its own and the scores printed are means;
+    // `refine::tests::weight_draws_average_each_draws_own_ranks` checks that).
+    let v = search_json(
+        &["--seed", "1", "--refine", &ks, "--refine-draws", "1"],
+        &dir,
+    );
     let r = &v["refined"];
     let cands = r["candidates"].as_array().unwrap();
     // α*'s K and the cells the default climb (`--refine-climb 8`) added, one pool.
@@ -955,7 +963,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
     // A file of an older nasi, or a JSON line that is no scores header, is refused in one line.
-    let old = full.replacen("\"nasi_scores\":3", "\"nasi_scores\":2", 1);
+    let old = full.replacen("\"nasi_scores\":4", "\"nasi_scores\":3", 1);
     assert_ne!(old, full, "the header names its version");
     for (text, says) in [
         (old, "another nasi"),

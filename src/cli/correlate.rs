@@ -70,7 +70,8 @@ impl std::fmt::Display for Shard {
 }
 
 /// The proxy columns of a run, in table order: the four network proxies, the exact trace when
-/// asked for, the parameter count, AZ-NAS's three, MeCo, ZiCo and −ln GSC.
+/// asked for, the parameter count, AZ-NAS's three, MeCo, ZiCo and −ln GSC (Rademacher and
+/// loss probes).
 fn columns(exact: bool) -> Vec<&'static str> {
     let mut names = vec!["nasi_trace", "grad_norm", "synflow", "naswot"];
     if exact {
@@ -84,14 +85,15 @@ fn columns(exact: bool) -> Vec<&'static str> {
         "meco",
         "zico",
         "gsc",
+        "gsc_loss",
     ]);
     names
 }
 
 /// The version a scores file's first line carries: 2 since the `meco` column, 3 since the
-/// `zico` and `gsc` columns (an older file lacks a column and is refused rather than merged with
-/// an empty one).
-const SCORES_VERSION: u64 = 3;
+/// `zico` and `gsc` columns, 4 since `gsc_loss` (an older file lacks a column and is refused
+/// rather than merged with an empty one).
+const SCORES_VERSION: u64 = 4;
 
 /// The first line of a scores file: what was scored, so that a resumed run or a merge can
 /// check that every line came from the same settings.
@@ -162,7 +164,7 @@ fn read_scores(path: &Path, names_of: impl Fn(bool) -> Vec<&'static str>) -> Res
     if version != SCORES_VERSION {
         bail!(
             "{} is a scores file of another nasi (version {}, this one reads version {}, with \
-             the meco, zico and gsc columns): score those cells again",
+             the meco, zico, gsc and gsc_loss columns): score those cells again",
             path.display(),
             version,
             SCORES_VERSION
@@ -287,6 +289,7 @@ pub(crate) fn correlate(cmd: CorrelateCmd) -> Result<()> {
             s.meco,
             s.zico,
             s.gsc,
+            s.gsc_loss,
         ]);
         let row = Row {
             ordinal: o,

@@ -17,7 +17,7 @@ use crate::proxies::{ProxyContext, ProxyScores};
 use crate::space::{EDGES, Genotype, NUM_OPS, Op};
 
 /// The proxies in report order, with how each reads a score (larger is preferred for all).
-const PROXIES: [&str; 13] = [
+const PROXIES: [&str; 14] = [
     "nasi_trace",
     "exact_trace",
     "grad_norm",
@@ -31,6 +31,7 @@ const PROXIES: [&str; 13] = [
     "meco",
     "zico",
     "gsc",
+    "gsc_loss",
 ];
 
 fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 {
@@ -47,6 +48,7 @@ fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 
         "meco" => s.meco,
         "zico" => s.zico,
         "gsc" => s.gsc,
+        "gsc_loss" => s.gsc_loss,
         _ => params as f64,
     }
 }

@@ -91,11 +91,16 @@ pub enum Proxy {
     /// change of the body's output pulls back onto its input (larger: the gradient explodes
     /// less with depth); NB201 only.
     Gsc,
+    /// −ln GSC along the loss's own gradient (the cross-entropy gradient of the batch's random
+    /// labels) instead of a Rademacher probe: the growth of the gradient training starts from,
+    /// which the head's average pool makes nearly constant over positions. A diagnostic of
+    /// GSC's liking for average pools (it shares it: docs/results.md); NB201 only.
+    GscLoss,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 13] = [
+    pub const ALL: [Proxy; 14] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
@@ -109,6 +114,7 @@ impl Proxy {
         Proxy::Meco,
         Proxy::Zico,
         Proxy::Gsc,
+        Proxy::GscLoss,
     ];
 
     /// Its name in flags, files and tables.
@@ -127,6 +133,7 @@ impl Proxy {
             Proxy::Meco => "meco",
             Proxy::Zico => "zico",
             Proxy::Gsc => "gsc",
+            Proxy::GscLoss => "gsc_loss",
         }
     }
 
@@ -177,6 +184,12 @@ impl FromStr for ProxyList {
 }
 
 serde_via_string!(ProxyList);
+
+/// Serde's [`SearchConfig::refine_draws`] for a file without the key: one draw, the second
+/// stage as files written before three draws became the default meant it.
+fn one_draw() -> usize {
+    1
+}
 
 /// Every setting of one NASI search (paper §3, Algorithm 1).
 ///
@@ -254,7 +267,8 @@ pub struct SearchConfig {
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
     /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
-    /// `trainability`, `conditioning`, `meco`, `zico`, `gsc`); those a space lacks are left out.
+    /// `trainability`, `conditioning`, `meco`, `zico`, `gsc`, `gsc_loss`); those a space lacks
+    /// are left out.
     /// `nasi correlate` aggregates the same list into its ensemble column, less `alpha` and
     /// `conditioning`, which its score files do not hold (the ensemble's name lists its
     /// members).
@@ -286,13 +300,17 @@ pub struct SearchConfig {
     #[cfg_attr(not(target_family = "wasm"), arg(long, action = clap::ArgAction::Set, default_value_t = SearchConfig::DEFAULT.refine_neighbours))]
     #[serde(default)]
     pub refine_neighbours: bool,
-    /// Weight draws the second stage scores each candidate on (our extension; 1, the default,
-    /// is the seed's weights and first batch only). Draw d > 0 builds the stage's networks from
-    /// another seed's weights and first batch ([`SearchConfig::draw_seed`]); each proxy ranks
-    /// the K candidates once per draw and the aggregate is the mean over draws of
-    /// Σ_p ln(rank_p/K), so one unlucky initialisation weighs less (TE-NAS averages its proxies
-    /// over 3 re-initialisations). Costs D times the stage. A file without the key means 1.
+    /// Weight draws the second stage scores each candidate on (our extension; 1 is the seed's
+    /// weights and first batch only). Draw d > 0 builds the stage's networks from another
+    /// seed's weights and first batch ([`SearchConfig::draw_seed`]); each proxy ranks the K
+    /// candidates once per draw and the aggregate is the mean over draws of Σ_p ln(rank_p/K),
+    /// so one unlucky initialisation weighs less (TE-NAS averages its proxies over 3
+    /// re-initialisations). Costs D times the stage. Default 3 (chosen on seeds 0–4 with
+    /// `gsc` and the climb, confirmed on seeds 5–14: docs/results.md); 1 in the presets
+    /// without a stage (`paper`, `batch1`, DARTS's). A file without the key means 1, the stage
+    /// as it was before the default changed.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine_draws))]
+    #[serde(default = "one_draw")]
     pub refine_draws: usize,
     /// Climbing rounds of the second stage (our extension; 0 is none): after the
     /// pool is scored, the pick's one-edge neighbours not yet in it join and are scored, and the
@@ -377,7 +395,7 @@ impl SearchConfig {
         refine_cells: 5,
         refine_size: 0,
         refine_neighbours: false,
-        refine_draws: 1,
+        refine_draws: 3,
         refine_climb: 8,
     };
 }
@@ -407,6 +425,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             steps: 160,
             exclude_none: false,
             refine: 0,
+            refine_draws: 1,
             data: DataSpec::Gaussian,
             ..d
         })),
@@ -429,6 +448,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             batch: 1,
             steps: 1280,
             refine: 0,
+            refine_draws: 1,
             data: DataSpec::Gaussian,
             ..d
         })),
@@ -453,6 +473,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             // and Algorithm 1's own pick until they are tested there.
             data: DataSpec::Gaussian,
             refine: 0,
+            refine_draws: 1,
             // With `--refine K`, at the search network's own C and cells, and no climb: a
             // DARTS neighbourhood is hundreds of cells, and the climb was chosen on NB201.
             refine_channels: 0,
@@ -475,6 +496,7 @@ pub fn preset(name: &str) -> Option<SearchConfig> {
             fd_scheme: FdScheme::Central,
             data: DataSpec::Gaussian,
             refine: 0,
+            refine_draws: 1,
             // With `--refine K`, at the search network's own C and cells, and no climb: a
             // DARTS neighbourhood is hundreds of cells, and the climb was chosen on NB201.
             refine_channels: 0,

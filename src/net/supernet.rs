@@ -539,8 +539,10 @@ impl Supernet {
     }
 
     /// The head: the last batch norm (`lastact`), ReLU, global average pool and the linear
-    /// layer, `[b, c, h, w]` → logits `[b, classes]`.
-    fn head(&self, params: &[Tensor<1>], h: Tensor<4>, tape: &mut ReluTape) -> Tensor<2> {
+    /// layer, `[b, c, h, w]` → logits `[b, classes]`; public so that the gradient scale along
+    /// the loss's own gradient ([`crate::proxies::ProxyContext::loss_gradient_scale`]) can pull
+    /// the loss back onto the body's output.
+    pub fn head(&self, params: &[Tensor<1>], h: Tensor<4>, tape: &mut ReluTape) -> Tensor<2> {
         let h = if self.final_norm {
             self.affine_bn(params, self.final_affine, h)
         } else {
