@@ -20,7 +20,7 @@
 //!   2023; [`zico_of`]);
 //! * `gsc`: −ln of the body's gradient scale coefficient (Philipp et al., 2018): how much less
 //!   the gradient explodes from the last layer's output back to the stem's
-//!   ([`ProxyContext::gradient_scale`]);
+//!   ([`ProxyContext::gradient_scale`]; DARTS's network: [`darts_gradient_scale`]);
 //! * `gsc_loss`: the same along the loss's own gradient instead of a Rademacher probe
 //!   ([`ProxyContext::loss_gradient_scale`]).
 
@@ -32,7 +32,7 @@ use crate::data::{DataError, RngStream, rng};
 use crate::loss::{cross_entropy, one_hot};
 use crate::net::supernet::{CellMix, ReluTape, input_tensor};
 use crate::ntk::tracked;
-use crate::score::CellProbe;
+use crate::score::{CellProbe, DartsProbe};
 use crate::space::Genotype;
 
 /// The inputs TE-NAS's condition number is taken over: the first 8 of the batch, one backward
@@ -256,21 +256,18 @@ impl ProxyContext {
     }
 
     /// −ln GSC of the body of `g`'s network (stem's output h₀ → last layer's output y) pulled
-    /// back along `probe`; the body runs once, on the autodiff device.
+    /// back along `probe`.
     fn body_scale(&self, g: &Genotype, probe: ScaleProbe) -> f64 {
         let (net, dev) = (self.probe.net(), self.probe.device());
         let x = input_tensor(self.probe.batch(), dev);
-        let h0 = net.stem(net.params(), x);
         let params: Vec<Tensor<1>> = net.params().iter().map(|p| p.clone().autodiff()).collect();
-        let h = h0.clone().autodiff().require_grad();
-        let y = (0..net.num_layers()).fold(h.clone(), |m, i| {
-            net.layer_of(&params, i, m, g, &mut ReluTape::Free)
-        });
-        let v: Tensor<4> = match probe {
-            ScaleProbe::Rademacher => Tensor::from_data(
-                TensorData::new(rademacher(self.seed, y.dims()), y.dims()),
-                dev,
-            ),
+        let body = |h: Tensor<4>| {
+            (0..net.num_layers()).fold(h, |m, i| {
+                net.layer_of(&params, i, m, g, &mut ReluTape::Free)
+            })
+        };
+        let probe_of = |y: &Tensor<4>| match probe {
+            ScaleProbe::Rademacher => rademacher_tensor(self.seed, y.dims(), dev),
             ScaleProbe::Loss => {
                 // y as a leaf of its own: the loss's gradient there, without the body's graph.
                 let leaf = y.clone().inner().autodiff().require_grad();
@@ -282,12 +279,7 @@ impl ProxyContext {
                     .unwrap_or_else(|| y.clone().inner().zeros_like())
             }
         };
-        let r = (y.clone() * v.clone().autodiff()).sum();
-        let norm = |t: Tensor<4>| scalar(t.square().sum()).sqrt();
-        let (ny, nh, nv) = (norm(y.inner()), norm(h0), norm(v));
-        let pulled = r.is_tracked().then(|| h.grad(&r.backward())).flatten();
-        let ng = pulled.map_or(0.0, norm);
-        gradient_scale_of(ng, nv, nh, ny)
+        gradient_scale_through(net.stem(net.params(), x), body, probe_of)
     }
 
     /// AZ-NAS's proxies of `g`'s network: the maps of [`crate::net::supernet::Supernet::features`] on the batch, and
@@ -462,6 +454,48 @@ pub fn meco_of(map: &[f32], dims: [usize; 2]) -> f64 {
 enum ScaleProbe {
     Rademacher,
     Loss,
+}
+
+/// −ln GSC of DARTS's network of `g` ([`ProxyContext::gradient_scale`] for DARTS's space): its
+/// body is every cell, from the stem's map h₀ `[b, 3C, s, s]` (both inputs of the first cell) to
+/// the last cell's output y `[b, 4·C_last, s', s']` ([`crate::net::darts::DartsSupernet::body`]),
+/// pulled back along a Rademacher probe of y's shape from the probe's seed. Larger is preferred
+/// (less gradient growth through the cells); NaN where no gradient reaches h₀.
+pub fn darts_gradient_scale(probe: &DartsProbe, g: &crate::space::darts::Genotype) -> f64 {
+    let (net, dev) = (probe.net(), probe.device());
+    let x = input_tensor(probe.batch(), dev);
+    let params: Vec<Tensor<1>> = net.params().iter().map(|p| p.clone().autodiff()).collect();
+    let weights = probe.op_weights(g);
+    let body = |h: Tensor<4>| {
+        let (mut relus, mut pools) = (ReluTape::Free, crate::net::darts::PoolTape::Free);
+        net.body(&params, h, &weights, &mut relus, &mut pools)
+    };
+    let probe_of = |y: &Tensor<4>| rademacher_tensor(probe.seed(), y.dims(), dev);
+    gradient_scale_through(net.stem(net.params(), x), body, probe_of)
+}
+
+/// −ln GSC of `body` at h₀ `[b, c, h, w]` (its map, on the inner device) along the probe
+/// `probe_of(y)` (on the inner device) of its output y: the body runs once on the autodiff
+/// device, and one backward pass gives Jᵀv ([`gradient_scale_of`]).
+fn gradient_scale_through(
+    h0: Tensor<4>,
+    body: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    probe_of: impl FnOnce(&Tensor<4>) -> Tensor<4>,
+) -> f64 {
+    let h = h0.clone().autodiff().require_grad();
+    let y = body(h.clone());
+    let v = probe_of(&y);
+    let r = (y.clone() * v.clone().autodiff()).sum();
+    let norm = |t: Tensor<4>| scalar(t.square().sum()).sqrt();
+    let (ny, nh, nv) = (norm(y.inner()), norm(h0), norm(v));
+    let pulled = r.is_tracked().then(|| h.grad(&r.backward())).flatten();
+    let ng = pulled.map_or(0.0, norm);
+    gradient_scale_of(ng, nv, nh, ny)
+}
+
+/// A Rademacher probe of `dims` ([`rademacher`]) on `device` (the inner one).
+fn rademacher_tensor(seed: u64, dims: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(rademacher(seed, dims), dims), device)
 }
 
 /// −ln GSC = −ln((‖Jᵀv‖ / ‖v‖) · (‖h₀‖ / ‖y‖)) from the four norms
@@ -769,6 +803,57 @@ mod tests {
         // Another probe, another figure: −1.788 here against the Rademacher probe's −1.727.
         let rademacher = ctx.gradient_scale(&g);
         assert!((gsc - rademacher).abs() > 1e-2, "{gsc} vs {rademacher}");
+    }
+
+    #[test]
+    fn darts_gradient_scale_matches_finite_differences_of_the_cells() {
+        // DARTS_V2's network at C = 2, 3 cells (two of them reductions, with max pools), 8×8:
+        // Jᵀv by central differences of ⟨v, body(h₀ + ε eᵢ)⟩, entry by entry.
+        let cfg = SearchConfig {
+            space: crate::space::SpaceKind::Darts,
+            batch: 2,
+            channels: 2,
+            cells: 3,
+            size: 8,
+            ..SearchConfig::default()
+        };
+        let dev = crate::cpu_device();
+        let probe = DartsProbe::new(&cfg, &dev).unwrap();
+        let g: crate::space::darts::Genotype = crate::space::darts::DARTS_V2.parse().unwrap();
+        let net = probe.net();
+        let weights = probe.op_weights(&g).inner();
+        let h0 = net.stem(net.params(), input_tensor(probe.batch(), &dev));
+        let body = |h: Tensor<4>| {
+            let (mut relus, mut pools) = (ReluTape::Free, crate::net::darts::PoolTape::Free);
+            net.body(net.params(), h, &weights, &mut relus, &mut pools)
+        };
+        let y = body(h0.clone());
+        let v = rademacher_tensor(probe.seed(), y.dims(), &dev);
+        let (dims, base) = (h0.dims(), read(h0.clone().reshape([-1])));
+        // ⟨v, y⟩ summed on the host in f64: an f32 sum's rounding swamps the differences.
+        let vs = read(v.clone().reshape([-1]));
+        let f = |h: Vec<f32>| -> f64 {
+            let h = Tensor::<4>::from_data(TensorData::new(h, dims), &dev);
+            let y = read(body(h).reshape([-1]));
+            y.iter().zip(&vs).map(|(a, b)| *a as f64 * *b as f64).sum()
+        };
+        let norm = |t: &Tensor<4>| scalar(t.clone().square().sum()).sqrt();
+        let gsc = darts_gradient_scale(&probe, &g);
+        let eps = 3e-4;
+        let pulled: f64 = (0..base.len())
+            .map(|i| {
+                let (mut up, mut down) = (base.clone(), base.clone());
+                up[i] += eps;
+                down[i] -= eps;
+                ((f(up) - f(down)) / (2.0 * eps as f64)).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        let brute = gradient_scale_of(pulled, norm(&v), norm(&h0), norm(&y));
+        // Measured |Δ| = 6.2e-5 at ε = 3e-4 (2.1e-4 at 1e-4, the f32 forward's rounding;
+        // 3.4e-4 at 1e-3 and 1.1e-3 at 3e-3, ReLU and max-pool kinks within ε).
+        assert!((gsc - brute).abs() < 6e-4, "{gsc} vs {brute}");
+        assert_eq!(gsc, darts_gradient_scale(&probe, &g));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! parameter count is an architecture-only quantity.
 //!
 //! The same code serves both spaces: candidates come from the space, and each proxy a space's
-//! networks lack (SynFlow and NASWOT are NB201's) is left out of its aggregate.
+//! networks lack (SynFlow and NASWOT are NB201's; [`Proxy::available`]) is left out of its
+//! aggregate.
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ use web_time::Instant;
 
 use crate::config::{Proxy, SearchConfig};
 use crate::data::DataError;
-use crate::proxies::{ProxyContext, ZICO_SPLITS, zico_of};
+use crate::proxies::{ProxyContext, ZICO_SPLITS, darts_gradient_scale, zico_of};
 use crate::score::DartsProbe;
 use crate::space::{AnyGenotype, ArchTable, SpaceKind};
 
@@ -301,9 +302,15 @@ impl Refiner {
                 } else {
                     f64::NAN
                 };
+                let gsc = if has(&[Proxy::Gsc]) {
+                    darts_gradient_scale(probe, g)
+                } else {
+                    f64::NAN
+                };
                 let get = |p: Proxy| match p {
                     Proxy::Params => params,
                     Proxy::Zico => zico,
+                    Proxy::Gsc => gsc,
                     Proxy::NasiTrace => trace,
                     Proxy::GradNorm => grad_norm,
                     _ => f64::NAN,

@@ -81,6 +81,7 @@ pub struct DartsProbe {
     net: crate::net::darts::DartsSupernet,
     batch: Batch,
     device: Device,
+    seed: u64,
 }
 
 impl DartsProbe {
@@ -91,12 +92,33 @@ impl DartsProbe {
             batch: Sampler::new(&cfg.data, cfg.seed, cfg.batch, cfg.size, cfg.classes)?
                 .next_batch(),
             device: device.clone(),
+            seed: cfg.seed,
         })
+    }
+
+    /// The shared search network (its cells run under a genotype's one-hot op weights).
+    pub fn net(&self) -> &crate::net::darts::DartsSupernet {
+        &self.net
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// The device the probe computes on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The seed the weights and batch were drawn from (the proxies' probes draw from it too).
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// `g`'s one-hot op weights `[28, 8]` on the autodiff device: the search network under
     /// them is `g`'s network.
-    fn op_weights(&self, g: &crate::space::darts::Genotype) -> Tensor<2> {
+    pub fn op_weights(&self, g: &crate::space::darts::Genotype) -> Tensor<2> {
         let w = g.one_hot();
         Tensor::from_data(
             TensorData::new(w.values().to_vec(), w.shape()),

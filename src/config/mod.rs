@@ -89,7 +89,7 @@ pub enum Proxy {
     Zico,
     /// −ln GSC: the gradient scale coefficient of Philipp et al. (2018), how much a relative
     /// change of the body's output pulls back onto its input (larger: the gradient explodes
-    /// less with depth); NB201 only.
+    /// less with depth); both spaces (DARTS's body: every cell, from the stem's map).
     Gsc,
     /// −ln GSC along the loss's own gradient (the cross-entropy gradient of the batch's random
     /// labels) instead of a Rademacher probe: the growth of the gradient training starts from,
@@ -137,13 +137,18 @@ impl Proxy {
         }
     }
 
-    /// Whether the space's standalone networks have this proxy (SynFlow, NASWOT and AZ-NAS's
-    /// three are written for NB201's network only).
+    /// Whether the space's standalone networks have this proxy (SynFlow, NASWOT, AZ-NAS's three,
+    /// conditioning, MeCo and `gsc_loss` are written for NB201's network only).
     pub fn available(self, space: SpaceKind) -> bool {
         space == SpaceKind::Nb201
             || matches!(
                 self,
-                Proxy::Alpha | Proxy::NasiTrace | Proxy::GradNorm | Proxy::Params | Proxy::Zico
+                Proxy::Alpha
+                    | Proxy::NasiTrace
+                    | Proxy::GradNorm
+                    | Proxy::Params
+                    | Proxy::Zico
+                    | Proxy::Gsc
             )
     }
 }

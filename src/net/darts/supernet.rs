@@ -300,6 +300,38 @@ impl DartsSupernet {
         relus: &mut ReluTape,
         pools: &mut PoolTape,
     ) -> Tensor<2> {
+        let stem = self.stem(params, x);
+        let last = self.body(params, stem, weights, relus, pools);
+        self.head(params, last)
+    }
+
+    /// The stem: conv 3×3 and an affine batch norm, `[b, 3, h, w]` → `[b, 3C, h, w]`; public,
+    /// with [`DartsSupernet::body`], so that the gradient scale of the cells alone can start
+    /// from its map.
+    pub fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
+        let pass = Pass {
+            net: self,
+            params,
+            relus: &mut ReluTape::Free,
+            pools: &mut PoolTape::Free,
+        };
+        let stem = pass.conv(x, "stem.0", 1, 1, 1);
+        let [_, c, _, _] = stem.dims();
+        let gamma: Tensor<4> = pass.p::<1>("stem.1.weight").reshape([1, c, 1, 1]);
+        let beta: Tensor<4> = pass.p::<1>("stem.1.bias").reshape([1, c, 1, 1]);
+        kernels::batch_norm(stem) * gamma + beta
+    }
+
+    /// The cells on the stem's map `stem` `[b, 3C, h, w]` (both inputs of the first cell), with
+    /// op weights `weights` `[28, 8]`: the last cell's output `[b, 4·C_last, h', w']`.
+    pub fn body(
+        &self,
+        params: &[Tensor<1>],
+        stem: Tensor<4>,
+        weights: &Tensor<2>,
+        relus: &mut ReluTape,
+        pools: &mut PoolTape,
+    ) -> Tensor<4> {
         assert_eq!(weights.dims(), [ROWS, NUM_OPS], "normal and reduce rows");
         let normal = weights.clone().slice([0..NUM_EDGES, 0..NUM_OPS]);
         let reduce = weights.clone().slice([NUM_EDGES..ROWS, 0..NUM_OPS]);
@@ -309,12 +341,6 @@ impl DartsSupernet {
             relus,
             pools,
         };
-        // The stem: conv 3×3 and an affine batch norm.
-        let stem = pass.conv(x, "stem.0", 1, 1, 1);
-        let [_, c, _, _] = stem.dims();
-        let gamma: Tensor<4> = pass.p::<1>("stem.1.weight").reshape([1, c, 1, 1]);
-        let beta: Tensor<4> = pass.p::<1>("stem.1.bias").reshape([1, c, 1, 1]);
-        let stem = kernels::batch_norm(stem) * gamma + beta;
         let (mut s0, mut s1) = (stem.clone(), stem);
         let mut reduction_prev = false;
         for i in 0..self.config.layers {
@@ -324,8 +350,20 @@ impl DartsSupernet {
             (s0, s1) = (s1, out);
             reduction_prev = reduction;
         }
-        let [b, c, _, _] = s1.dims();
-        let feat = s1.mean_dim(3).mean_dim(2).reshape([b, c]);
+        s1
+    }
+
+    /// The head: global average pool and the linear classifier, `[b, c, h, w]` → logits
+    /// `[b, classes]`.
+    pub fn head(&self, params: &[Tensor<1>], last: Tensor<4>) -> Tensor<2> {
+        let pass = Pass {
+            net: self,
+            params,
+            relus: &mut ReluTape::Free,
+            pools: &mut PoolTape::Free,
+        };
+        let [b, c, _, _] = last.dims();
+        let feat = last.mean_dim(3).mean_dim(2).reshape([b, c]);
         let w: Tensor<2> = pass.p("classifier.weight");
         let bias: Tensor<1> = pass.p("classifier.bias");
         feat.matmul(w.transpose()) + bias.reshape([1, self.config.classes])
