@@ -309,17 +309,13 @@ impl DartsSupernet {
     /// with [`DartsSupernet::body`], so that the gradient scale of the cells alone can start
     /// from its map.
     pub fn stem(&self, params: &[Tensor<1>], x: Tensor<4>) -> Tensor<4> {
-        let pass = Pass {
-            net: self,
-            params,
-            relus: &mut ReluTape::Free,
-            pools: &mut PoolTape::Free,
-        };
-        let stem = pass.conv(x, "stem.0", 1, 1, 1);
-        let [_, c, _, _] = stem.dims();
-        let gamma: Tensor<4> = pass.p::<1>("stem.1.weight").reshape([1, c, 1, 1]);
-        let beta: Tensor<4> = pass.p::<1>("stem.1.bias").reshape([1, c, 1, 1]);
-        kernels::batch_norm(stem) * gamma + beta
+        self.untaped(params, |pass| {
+            let stem = pass.conv(x, "stem.0", 1, 1, 1);
+            let [_, c, _, _] = stem.dims();
+            let gamma: Tensor<4> = pass.p::<1>("stem.1.weight").reshape([1, c, 1, 1]);
+            let beta: Tensor<4> = pass.p::<1>("stem.1.bias").reshape([1, c, 1, 1]);
+            kernels::batch_norm(stem) * gamma + beta
+        })
     }
 
     /// The cells on the stem's map `stem` `[b, 3C, h, w]` (both inputs of the first cell), with
@@ -356,17 +352,25 @@ impl DartsSupernet {
     /// The head: global average pool and the linear classifier, `[b, c, h, w]` → logits
     /// `[b, classes]`.
     pub fn head(&self, params: &[Tensor<1>], last: Tensor<4>) -> Tensor<2> {
-        let pass = Pass {
+        self.untaped(params, |pass| {
+            let [b, c, _, _] = last.dims();
+            let feat = last.mean_dim(3).mean_dim(2).reshape([b, c]);
+            let w: Tensor<2> = pass.p("classifier.weight");
+            let bias: Tensor<1> = pass.p("classifier.bias");
+            feat.matmul(w.transpose()) + bias.reshape([1, self.config.classes])
+        })
+    }
+
+    /// `f` on a pass over `params` whose tapes record nothing: the stem and the head, which
+    /// have no ReLU or max pool to record.
+    fn untaped<R>(&self, params: &[Tensor<1>], f: impl FnOnce(&Pass) -> R) -> R {
+        let (mut relus, mut pools) = (ReluTape::Free, PoolTape::Free);
+        f(&Pass {
             net: self,
             params,
-            relus: &mut ReluTape::Free,
-            pools: &mut PoolTape::Free,
-        };
-        let [b, c, _, _] = last.dims();
-        let feat = last.mean_dim(3).mean_dim(2).reshape([b, c]);
-        let w: Tensor<2> = pass.p("classifier.weight");
-        let bias: Tensor<1> = pass.p("classifier.bias");
-        feat.matmul(w.transpose()) + bias.reshape([1, self.config.classes])
+            relus: &mut relus,
+            pools: &mut pools,
+        })
     }
 }
 
