@@ -99,6 +99,12 @@ impl ProxyContext {
         self.probe.params(g)
     }
 
+    /// Convolution layers on the deepest path of `g`'s standalone network
+    /// ([`crate::net::supernet::SupernetConfig::depth`]); `None` when its cell connects no path.
+    pub fn depth(&self, g: &Genotype) -> Option<usize> {
+        self.probe.net().config.depth(g)
+    }
+
     /// Scores the standalone network of `g`; the exact trace only when `exact` (b·K passes).
     pub fn scores(&self, g: &Genotype, exact: bool) -> ProxyScores {
         let scored = self.probe.tensors(g, exact);

@@ -269,6 +269,7 @@ impl Refiner {
                 let gsc = has(&[Proxy::Gsc]).then(|| ctx.gradient_scale(g));
                 let gsc_loss = has(&[Proxy::GscLoss]).then(|| ctx.loss_gradient_scale(g));
                 let params = ctx.params(g) as f64;
+                let depth = ctx.depth(g).map(|d| d as f64);
                 let get = |p: Proxy| {
                     match p {
                         Proxy::Params => Some(params),
@@ -284,6 +285,7 @@ impl Refiner {
                         Proxy::Zico => zico,
                         Proxy::Gsc => gsc,
                         Proxy::GscLoss => gsc_loss,
+                        Proxy::Depth => depth,
                         Proxy::Alpha => None,
                     }
                     .unwrap_or(f64::NAN)
@@ -297,6 +299,7 @@ impl Refiner {
                     (gn.trace.into_scalar::<f32>() as f64, norm)
                 });
                 let params = crate::net::darts::eval_params(g) as f64;
+                let depth = crate::net::darts::eval_depth(g) as f64;
                 let zico = if has(&[Proxy::Zico]) {
                     zico_of(&probe.split_gradients(g, ZICO_SPLITS))
                 } else {
@@ -311,6 +314,7 @@ impl Refiner {
                     Proxy::Params => params,
                     Proxy::Zico => zico,
                     Proxy::Gsc => gsc,
+                    Proxy::Depth => depth,
                     Proxy::NasiTrace => trace,
                     Proxy::GradNorm => grad_norm,
                     _ => f64::NAN,
@@ -680,21 +684,23 @@ mod tests {
             batch: 2,
             size: 8,
             refine: 4,
-            refine_with: "alpha,nasi_trace,synflow,params".parse().unwrap(),
+            refine_with: "alpha,nasi_trace,synflow,params,depth".parse().unwrap(),
             ..crate::config::preset("darts-tiny").unwrap()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let alpha = ArchTable::from_fn(28, 8, |_, _| rng.random::<f32>() - 0.5);
         let r = refine(&cfg, &alpha, &device).unwrap().unwrap();
-        // SynFlow is NB201's only: left out, the other three kept in order.
-        assert_eq!(r.proxies, ["alpha", "nasi_trace", "params"]);
+        // SynFlow is NB201's only: left out, the other four kept in order.
+        assert_eq!(r.proxies, ["alpha", "nasi_trace", "params", "depth"]);
         assert_eq!(r.candidates.len(), 4);
         assert_eq!(
             r.candidates[0].genotype,
             SpaceKind::Darts.derive(&alpha, true)
         );
         for c in &r.candidates {
-            assert!(c.genotype.darts().is_some());
+            let g = c.genotype.darts().expect("a DARTS candidate");
+            // The depth is the evaluation network's, read from the genotype alone.
+            assert_eq!(c.scores[3], Some(crate::net::darts::eval_depth(g) as f64));
             assert!(
                 c.scores.iter().all(|v| v.is_some_and(f64::is_finite)),
                 "{:?}",

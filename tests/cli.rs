@@ -160,7 +160,11 @@ fn the_second_stage_rescores_the_cells_alpha_ranks_highest() {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(names, ["naswot", "params", "gsc"], "the default proxies");
+    assert_eq!(
+        names,
+        ["naswot", "params", "gsc", "depth"],
+        "the default proxies"
+    );
     let mut agg = vec![0.0f64; n];
     for p in 0..names.len() {
         let col: Vec<f64> = cands
@@ -502,14 +506,21 @@ fn neighbours_scores_every_one_edge_variant_and_names_each_proxys_choice() {
         .map(|e| {
             let ops = e["ops"].as_array().unwrap();
             assert_eq!(ops.len(), 5);
-            // The preferred op is the argmax of that proxy's column.
-            for p in ["nasi_trace", "grad_norm", "synflow", "naswot", "params"] {
+            // The preferred op is the argmax of that proxy's column, the first of equal ones (the
+            // depth ties on most edges).
+            for p in [
+                "nasi_trace",
+                "grad_norm",
+                "synflow",
+                "naswot",
+                "params",
+                "depth",
+            ] {
+                let f = |o: &Value| o["scores"][p].as_f64().unwrap_or(f64::NAN);
                 let best = ops
                     .iter()
-                    .max_by(|a, b| {
-                        let f = |o: &Value| o["scores"][p].as_f64().unwrap();
-                        f(a).total_cmp(&f(b))
-                    })
+                    .filter(|o| f(o).is_finite())
+                    .reduce(|b, o| if f(o) > f(b) { o } else { b })
                     .unwrap();
                 assert_eq!(e["preferred"][p], best["op"], "{} {p}", e["edge"]);
             }
@@ -943,7 +954,7 @@ fn reproduce_correlate_and_bench_print_their_json() {
     let one = nasi_json(&whole);
     let merged = nasi_json(&["correlate", "--merge", &f1, &f2, "--json", "--nb201", &t]);
     assert_eq!(merged["proxies"], one["proxies"]);
-    assert!(one["proxies"]["ensemble(naswot+params+gsc)"]["cifar10"]["spearman"].is_f64());
+    assert!(one["proxies"]["ensemble(naswot+params+gsc+depth)"]["cifar10"]["spearman"].is_f64());
     // The cell the parameter count ranks first has the most 3×3 convolutions among the scored.
     let top = one["proxies"]["params"]["top"]["genotype"]
         .as_str()
@@ -955,6 +966,16 @@ fn reproduce_correlate_and_bench_print_their_json() {
         .map(|c| n3(c["genotype"].as_str().unwrap()))
         .max();
     assert_eq!(Some(n3(top)), most, "{top}");
+    // The depth column is computed from each genotype: the cell it ranks first is as deep as the
+    // deepest scored.
+    let depth = |g: &str| g.parse::<nasi::space::Genotype>().unwrap().depth();
+    let top = one["proxies"]["depth"]["top"]["genotype"].as_str().unwrap();
+    let deepest = cells
+        .iter()
+        .map(|c| depth(c["genotype"].as_str().unwrap()))
+        .max()
+        .flatten();
+    assert_eq!(depth(top), deepest, "{top}");
     let o = nasi(&["correlate", "--merge", &f1, "--nb201", &t]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("10 are missing"));
     let mut other = vec!["correlate", "--shard", "1/2", "--out", &f1, "--seed", "4"];

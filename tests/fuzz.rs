@@ -165,7 +165,7 @@ fn valid_config() -> impl Strategy<Value = SearchConfig> {
                         "synflow,naswot,params",
                         "alpha",
                         "nasi_trace,grad_norm",
-                        "params,alpha,synflow,naswot,grad_norm,nasi_trace",
+                        "params,alpha,synflow,naswot,grad_norm,nasi_trace,depth",
                     ][seed as usize % 4]
                         .parse()
                         .unwrap(),

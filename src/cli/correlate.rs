@@ -3,7 +3,8 @@
 //! fan out: `--shard I/N` scores every N-th cell, `--out FILE` streams one JSON line per cell
 //! (resuming from what FILE already holds), and `--merge FILE…` joins the shards' files into
 //! one table, which also names the cell each proxy ranks first (what enumerating the scored
-//! cells with it would pick). Scoring never reads the accuracy table; only the report does. The
+//! cells with it would pick), and the network's depth, which is the architecture's and so
+//! computed at the report. Scoring never reads the accuracy table; only the report does. The
 //! ensemble column aggregates the proxies of `--refine-with`, so a merge can try other ensembles
 //! on the same scores.
 
@@ -404,9 +405,10 @@ fn merge(cmd: &CorrelateCmd) -> Result<()> {
     report(cmd, &cfg, &columns(exact), &rows, &table, f64::NAN)
 }
 
-/// The correlation table of `rows` against `table`, with the ensemble column: AZ-NAS's
-/// Σ_p ln(rank_p/n) over the proxies of the command's `--refine-with` (the second stage's
-/// default unless given) that the rows have.
+/// The correlation table of `rows` against `table`, with the network's depth (computed from
+/// each genotype, [`crate::net::supernet::SupernetConfig::depth`]) and the ensemble column:
+/// AZ-NAS's Σ_p ln(rank_p/n) over the proxies of the command's `--refine-with` (the second
+/// stage's default unless given) that the table has.
 fn report(
     cmd: &CorrelateCmd,
     cfg: &SearchConfig,
@@ -429,6 +431,17 @@ fn report(
     let mut cols: Vec<Vec<Option<f64>>> = (0..names.len())
         .map(|p| rows.iter().map(|r| r.scores[p]).collect())
         .collect();
+    // The depth is the architecture's, so no scores file holds it: computed here for each row.
+    let net = cfg.supernet();
+    names.push(Proxy::Depth.name().into());
+    cols.push(
+        rows.iter()
+            .map(|r| {
+                net.depth(&Genotype::from_ordinal(r.ordinal))
+                    .map(|d| d as f64)
+            })
+            .collect(),
+    );
     let members: Vec<usize> = cmd
         .cfg
         .refine_with

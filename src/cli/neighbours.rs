@@ -17,7 +17,7 @@ use crate::proxies::{ProxyContext, ProxyScores};
 use crate::space::{EDGES, Genotype, NUM_OPS, Op};
 
 /// The proxies in report order, with how each reads a score (larger is preferred for all).
-const PROXIES: [&str; 14] = [
+const PROXIES: [&str; 15] = [
     "nasi_trace",
     "exact_trace",
     "grad_norm",
@@ -32,11 +32,24 @@ const PROXIES: [&str; 14] = [
     "zico",
     "gsc",
     "gsc_loss",
+    "depth",
 ];
 
-fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 {
+/// One variant's proxies: the network's scores and the ones computed beside them.
+#[derive(Clone, Copy)]
+struct Scored {
+    scores: ProxyScores,
+    params: usize,
+    conditioning: f64,
+    /// Convolution layers on the deepest path (NaN when the cell connects none).
+    depth: f64,
+}
+
+fn column(v: &Scored, name: &str) -> f64 {
+    let s = &v.scores;
     match name {
-        "conditioning" => conditioning,
+        "conditioning" => v.conditioning,
+        "depth" => v.depth,
         "nasi_trace" => s.nasi_trace,
         "exact_trace" => s.exact_trace,
         "grad_norm" => s.grad_norm,
@@ -49,7 +62,7 @@ fn column(s: &ProxyScores, params: usize, conditioning: f64, name: &str) -> f64 
         "zico" => s.zico,
         "gsc" => s.gsc,
         "gsc_loss" => s.gsc_loss,
-        _ => params as f64,
+        _ => v.params as f64,
     }
 }
 
@@ -59,14 +72,13 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
     check_memory(&cmd.cfg)?;
     let table = cmd.nb201.as_deref().map(load_table).transpose()?;
     let proxy = ProxyContext::new(&cmd.cfg, &select_device()?)?;
-    let mut cache: HashMap<Genotype, (ProxyScores, usize, f64)> = HashMap::new();
+    let mut cache: HashMap<Genotype, Scored> = HashMap::new();
     let mut score = |v: &Genotype| {
-        *cache.entry(*v).or_insert_with(|| {
-            (
-                proxy.scores(v, cmd.exact),
-                proxy.params(v),
-                proxy.conditioning(v),
-            )
+        *cache.entry(*v).or_insert_with(|| Scored {
+            scores: proxy.scores(v, cmd.exact),
+            params: proxy.params(v),
+            conditioning: proxy.conditioning(v),
+            depth: proxy.depth(v).map_or(f64::NAN, |d| d as f64),
         })
     };
     let names: Vec<&str> = PROXIES
@@ -84,15 +96,19 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
                 v
             })
             .collect();
-        let scored: Vec<(ProxyScores, usize, f64)> = variants.iter().map(&mut score).collect();
+        let scored: Vec<Scored> = variants.iter().map(&mut score).collect();
         let preferred: serde_json::Map<String, Value> = names
             .iter()
             .map(|&name| {
+                // The first of equal values, in op order (the depth often ties).
                 let best = (0..NUM_OPS)
-                    .filter(|&k| column(&scored[k].0, scored[k].1, scored[k].2, name).is_finite())
-                    .max_by(|&a, &b| {
-                        let (sa, sb) = (&scored[a], &scored[b]);
-                        column(&sa.0, sa.1, sa.2, name).total_cmp(&column(&sb.0, sb.1, sb.2, name))
+                    .filter(|&k| column(&scored[k], name).is_finite())
+                    .reduce(|b, k| {
+                        if column(&scored[k], name) > column(&scored[b], name) {
+                            k
+                        } else {
+                            b
+                        }
                     });
                 (
                     name.to_string(),
@@ -103,10 +119,10 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
         let ops: Vec<Value> = variants
             .iter()
             .zip(&scored)
-            .map(|(v, (s, p, k))| {
+            .map(|(v, scored)| {
                 let scores: serde_json::Map<String, Value> = names
                     .iter()
-                    .map(|&n| (n.to_string(), json!(column(s, *p, *k, n))))
+                    .map(|&n| (n.to_string(), json!(column(scored, n))))
                     .collect();
                 json!({"op": v.ops[e].name(), "genotype": v.to_string(), "scores": scores,
                        "nb201": table.as_ref().and_then(|t| t.get(v))})
@@ -126,7 +142,7 @@ pub(crate) fn neighbours(cmd: NeighboursCmd) -> Result<()> {
     }
     println!("cell {g}");
     println!(
-        "each edge set to each op, the rest kept; * marks the op each proxy prefers, > the cell's own"
+        "each edge set to each op, the rest kept; * marks the op each proxy prefers (the first of equal ones), > the cell's own"
     );
     for edge in &edges {
         println!(

@@ -96,11 +96,16 @@ pub enum Proxy {
     /// which the head's average pool makes nearly constant over positions. A diagnostic of
     /// GSC's liking for average pools (it shares it: docs/results.md); NB201 only.
     GscLoss,
+    /// Convolution layers on the network's deepest path (NB201: the standalone network at the
+    /// stage's N; DARTS: the C = 36, 20-cell evaluation network); architecture-only, like the
+    /// parameter count. It tells a shortcut beside the deep path from a parameter-free op on it,
+    /// which GSC cannot (docs/results.md); both spaces.
+    Depth,
 }
 
 impl Proxy {
     /// Every proxy, in the order tables print them.
-    pub const ALL: [Proxy; 14] = [
+    pub const ALL: [Proxy; 15] = [
         Proxy::Alpha,
         Proxy::NasiTrace,
         Proxy::GradNorm,
@@ -115,6 +120,7 @@ impl Proxy {
         Proxy::Zico,
         Proxy::Gsc,
         Proxy::GscLoss,
+        Proxy::Depth,
     ];
 
     /// Its name in flags, files and tables.
@@ -134,6 +140,7 @@ impl Proxy {
             Proxy::Zico => "zico",
             Proxy::Gsc => "gsc",
             Proxy::GscLoss => "gsc_loss",
+            Proxy::Depth => "depth",
         }
     }
 
@@ -149,6 +156,7 @@ impl Proxy {
                     | Proxy::Params
                     | Proxy::Zico
                     | Proxy::Gsc
+                    | Proxy::Depth
             )
     }
 }
@@ -264,16 +272,17 @@ pub struct SearchConfig {
     /// K of the training-free second stage (our extension of Algorithm 1; 0 = off): the K cells
     /// α* ranks highest are scored as standalone networks by `refine-with`'s proxies and the one
     /// with the best summed log-rank, Σ_p ln(rank_p/K) (AZ-NAS's aggregation), is the pick. A
-    /// file without the key means 0. Default 64 with NASWOT, the parameter count and −ln GSC,
-    /// climbing 8 rounds (`refine-climb`): chosen on seeds 0–4 and confirmed on seeds 5–14
-    /// (docs/results.md); off in the `paper`, `batch1` and DARTS presets.
+    /// file without the key means 0. Default 64 with NASWOT, the parameter count, −ln GSC and
+    /// the depth, climbing 8 rounds (`refine-climb`): chosen on seeds 0–4 and confirmed on seeds
+    /// 5–14, the depth chosen on seeds 15–24 and confirmed on 25–34 (docs/results.md); off in
+    /// the `paper`, `batch1` and DARTS presets.
     #[cfg_attr(not(target_family = "wasm"), arg(long, default_value_t = SearchConfig::DEFAULT.refine))]
     #[serde(default)]
     pub refine: usize,
     /// The proxies the second stage aggregates (comma list of `alpha`, `nasi_trace`,
     /// `grad_norm`, `synflow`, `naswot`, `params`, `expressivity`, `progressivity`,
-    /// `trainability`, `conditioning`, `meco`, `zico`, `gsc`, `gsc_loss`); those a space lacks
-    /// are left out.
+    /// `trainability`, `conditioning`, `meco`, `zico`, `gsc`, `gsc_loss`, `depth`); those a space
+    /// lacks are left out.
     /// `nasi correlate` aggregates the same list into its ensemble column, less `alpha` and
     /// `conditioning`, which its score files do not hold (the ensemble's name lists its
     /// members).
@@ -394,6 +403,7 @@ impl SearchConfig {
             Proxy::Naswot,
             Proxy::Params,
             Proxy::Gsc,
+            Proxy::Depth,
         ])),
         fd_scheme: FdScheme::Forward,
         refine_channels: 16,

@@ -188,6 +188,16 @@ pub fn avg_pool_3x3(x: Tensor<4>) -> Tensor<4> {
 }
 
 impl SupernetConfig {
+    /// Convolution layers on the deepest path from the input to the head of `g`'s standalone
+    /// network with this shape: the stem's, 3·N times the cell's [`Genotype::depth`], and two
+    /// in each residual block (3×3 stride 2, then 3×3; its 1×1 shortcut is the shallow path);
+    /// `None` when the cell connects no path (the network's output is then the same for every
+    /// input). The second stage's `depth` proxy: the counterweight to GSC's liking for cells
+    /// with a parameter-free op on their deepest path.
+    pub fn depth(&self, g: &Genotype) -> Option<usize> {
+        g.depth().map(|d| 1 + 3 * self.cells * d + 2 * 2)
+    }
+
     /// Scalars of the standalone network of `g` with this shape, in closed form (no tensors):
     /// the stem 3×3 conv (3 → C), two residual blocks (3×3 stride 2, 3×3, 1×1 shortcut; C_s →
     /// 2C_s), N cells per stage whose edges add C_s² (1×1) or 9·C_s² (3×3) each, and the head
@@ -721,6 +731,23 @@ mod tests {
                 assert_eq!(cfg.num_params(&g), net.num_params(Some(&g)), "{g}");
             }
         }
+    }
+
+    #[test]
+    fn network_depth_is_the_stem_the_cells_and_the_blocks() {
+        let cfg = SupernetConfig {
+            channels: 16,
+            cells: 5,
+            classes: 10,
+            size: 32,
+        };
+        // All 3×3: the stem, 15 cells of 3 and two blocks of 2: 1 + 45 + 4.
+        let all3: Genotype = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|".parse().unwrap();
+        assert_eq!(cfg.depth(&all3), Some(50));
+        // Parameter-free cells leave the stem and the blocks' two layers each.
+        let free: Genotype = "|skip_connect~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|avg_pool_3x3~1|skip_connect~2|".parse().unwrap();
+        assert_eq!(cfg.depth(&free), Some(5));
+        assert_eq!(cfg.depth(&Genotype::from_ordinal(0)), None, "all `none`");
     }
 
     #[test]

@@ -191,10 +191,62 @@ pub fn eval_params(genotype: &Genotype) -> usize {
     count(&eval_specs(genotype, &DartsConfig::EVAL))
 }
 
+/// ReLU → conv → BN layers `op` stacks: a separable convolution two, a dilated one one, a skip
+/// at stride 2 (a FactorizedReduce) one, pools and the identity none.
+fn op_layers(op: Op, stride: usize) -> usize {
+    match op {
+        Op::SepConv3x3 | Op::SepConv5x5 => 2,
+        Op::DilConv3x3 | Op::DilConv5x5 => 1,
+        Op::SkipConnect if stride > 1 => 1,
+        Op::None | Op::MaxPool3x3 | Op::AvgPool3x3 | Op::SkipConnect => 0,
+    }
+}
+
+/// Convolution layers on the deepest path from the input to the classifier of `genotype`'s
+/// evaluation network at DARTS's CIFAR-10 size (C = 36, 20 cells): the stem's, then per cell
+/// the preprocessing layer of the input it is reached through (a ReLUConvBN or a
+/// FactorizedReduce: one) and the layers of the ops on the deepest path through its nodes
+/// ([`op_layers`]; a cell concatenates nodes 2..=5, so its output is as deep as the deepest).
+/// The second stage's `depth` proxy for DARTS, as [`crate::net::supernet::SupernetConfig::depth`]
+/// is NB201's: an architecture-only count that tells a shortcut beside the deep path from a
+/// parameter-free op on it, which gradient-scale proxies cannot.
+pub fn eval_depth(genotype: &Genotype) -> usize {
+    let cfg = DartsConfig::EVAL;
+    // The depths of the cell's two inputs (the cell before last and the last), the stem's at first.
+    let (mut s0, mut s1) = (1, 1);
+    for i in 0..cfg.layers {
+        let reduction = cfg.is_reduction(i);
+        let cell: &Cell = if reduction {
+            &genotype.reduce
+        } else {
+            &genotype.normal
+        };
+        let mut node = [0; 2 + NUM_NODES];
+        (node[0], node[1]) = (s0 + 1, s1 + 1);
+        for (q, &(op, j)) in cell.iter().enumerate() {
+            let stride = if reduction && j < 2 { 2 } else { 1 };
+            let to = 2 + q / 2;
+            node[to] = node[to].max(node[j] + op_layers(op, stride));
+        }
+        (s0, s1) = (s1, node[2..].iter().copied().max().unwrap_or(0));
+    }
+    s1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::space::darts::DARTS_V2;
+
+    #[test]
+    fn darts_v2_is_75_layers_deep() {
+        // Normal cell: node 2 = a sep conv (2) from a preprocessed input (1), node 5 = a dil conv
+        // (1) from node 2: 4 layers past its deeper input; reduction cell: pools and skips,
+        // only the preprocessing layer (1). The stem, 18 normal and 2 reduction cells:
+        // 1 + 18·4 + 2·1 = 75.
+        let v2: Genotype = DARTS_V2.parse().unwrap();
+        assert_eq!(eval_depth(&v2), 75);
+    }
 
     #[test]
     fn parameter_counts_match_the_reference_exactly() {

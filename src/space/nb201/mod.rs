@@ -187,6 +187,32 @@ impl Genotype {
             self.ops[e] != Op::None && reach_from_in[from] && reach_out[to]
         })
     }
+
+    /// The cell's depth: the most parametrised ops (ReLU → conv → BN, i.e. `nor_conv_1x1` and
+    /// `nor_conv_3x3`) on any path from node 0 to node 3, or `None` when no path connects them
+    /// (the cell's output is then zero whatever its input). Why: GSC (Philipp et al., 2018) and
+    /// T̃ (eq. 12) both measure how much the gradient grows through the batch-normalised layers
+    /// a path crosses, so a shortcut (a shallow path beside the deep one) and a parameter-free
+    /// op on the deepest path (which removes a layer from it) look alike to them; this count
+    /// tells them apart (all-3×3: 3; with the skip on 3←0: 3; with the average pool on 1←0: 2).
+    /// An architecture-only quantity, like the parameter count. Shu et al. (ICLR 2020,
+    /// "Understanding architectures learnt by cell-based NAS") show NAS favours shallow cells
+    /// because they train fast early, which is what NASI's criterion rewards.
+    pub fn depth(&self) -> Option<usize> {
+        // deepest[n]: the most convs on a path 0 → n, None while n is unreachable.
+        let mut deepest: [Option<usize>; NUM_NODES] = [Some(0), None, None, None];
+        for (e, &(to, from)) in EDGES.iter().enumerate() {
+            let layers = match self.ops[e] {
+                Op::None => continue,
+                Op::NorConv1x1 | Op::NorConv3x3 => 1,
+                Op::SkipConnect | Op::AvgPool3x3 => 0,
+            };
+            if let Some(d) = deepest[from] {
+                deepest[to] = deepest[to].max(Some(d + layers));
+            }
+        }
+        deepest[NUM_NODES - 1]
+    }
 }
 
 impl fmt::Display for Genotype {
@@ -341,6 +367,30 @@ mod tests {
         }
         assert!(Genotype::from_indices(&[0, 1, 2, 3, 4, 5]).is_err());
         assert!(Genotype::from_indices(&[0, 1]).is_err());
+    }
+
+    #[test]
+    fn depth_counts_the_convs_on_the_deepest_path() {
+        let depth = |s: &str| s.parse::<Genotype>().unwrap().depth();
+        let all3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+        assert_eq!(depth(all3), Some(3));
+        // A shortcut beside the deep path keeps it; a pool on it takes a layer away.
+        let skip = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+        assert_eq!(depth(skip), Some(3));
+        let pool = "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+        assert_eq!(depth(pool), Some(2));
+        // `none` cuts a path; the deepest one left counts (0 → 2 → 3 here).
+        let cut = "|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|";
+        assert_eq!(depth(cut), Some(2));
+        assert_eq!(
+            depth("|skip_connect~0|+|none~0|none~1|+|avg_pool_3x3~0|none~1|none~2|"),
+            Some(0)
+        );
+        // No path from 0 to 3: the output is zero whatever the input.
+        assert_eq!(
+            depth("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"),
+            None
+        );
     }
 
     #[test]
