@@ -473,7 +473,7 @@ mod tests {
             size: 8,
             refine: 6,
             refine_with: "alpha,nasi_trace,grad_norm,synflow,naswot,params,expressivity,\
-                          progressivity,trainability,conditioning,meco,zico,gsc,gsc_loss"
+                          progressivity,trainability,conditioning,meco,zico,gsc,gsc_loss,depth"
                 .parse()
                 .unwrap(),
             refine_climb: 0,

@@ -246,6 +246,14 @@ mod tests {
         // 1 + 18·4 + 2·1 = 75.
         let v2: Genotype = DARTS_V2.parse().unwrap();
         assert_eq!(eval_depth(&v2), 75);
+        // Skips only: a normal cell adds its preprocessing layer (1), a reduction cell also the
+        // FactorizedReduce of its strided skips (2): 1 + 18·1 + 2·2 = 23.
+        let cell: Cell = std::array::from_fn(|q| (Op::SkipConnect, q % 2));
+        let skips = Genotype {
+            normal: cell,
+            reduce: cell,
+        };
+        assert_eq!(eval_depth(&skips), 23);
     }
 
     #[test]

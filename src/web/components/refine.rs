@@ -38,6 +38,8 @@ fn acc_cells(a: Option<Accuracies>) -> Html {
 fn value(v: Option<f64>) -> String {
     match v {
         Some(v) if v.abs() >= 1e4 || (v != 0.0 && v.abs() < 1e-2) => format!("{v:.3e}"),
+        // Counts (the depth) as integers.
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.3}"),
         None => "—".into(),
     }
