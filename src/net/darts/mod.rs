@@ -52,6 +52,21 @@ impl DartsConfig {
     }
 }
 
+/// The stride of the ops on an edge from node `from` of a cell: 2 on the edges from the cell's
+/// two inputs in a reduction cell (`model_search.Cell`, `model.Cell`), 1 elsewhere.
+pub fn edge_stride(reduction: bool, from: usize) -> usize {
+    if reduction && from < 2 { 2 } else { 1 }
+}
+
+/// The 8 kept pairs of one evaluation cell: the genotype's reduction cell or its normal one.
+fn eval_cell(genotype: &Genotype, reduction: bool) -> &Cell {
+    if reduction {
+        &genotype.reduce
+    } else {
+        &genotype.normal
+    }
+}
+
 /// Collects specs under a name prefix.
 struct Specs(Vec<ParamSpec>);
 
@@ -153,7 +168,7 @@ pub fn search_specs(cfg: &DartsConfig) -> Vec<ParamSpec> {
         let p = format!("cells.{i}");
         s.preprocess(&p, ch, reduction_prev, false);
         for (e, &(_, from)) in EDGES.iter().enumerate() {
-            let stride = if reduction && from < 2 { 2 } else { 1 };
+            let stride = edge_stride(reduction, from);
             for (k, &op) in Op::ALL.iter().enumerate() {
                 s.op(&format!("{p}._ops.{e}._ops.{k}"), op, ch[2], stride, false);
             }
@@ -167,13 +182,8 @@ pub fn eval_specs(genotype: &Genotype, cfg: &DartsConfig) -> Vec<ParamSpec> {
     Specs(Vec::new()).network(cfg, |s, i, ch, reduction, reduction_prev| {
         let p = format!("cells.{i}");
         s.preprocess(&p, ch, reduction_prev, true);
-        let cell: &Cell = if reduction {
-            &genotype.reduce
-        } else {
-            &genotype.normal
-        };
-        for (q, &(op, j)) in cell.iter().enumerate() {
-            let stride = if reduction && j < 2 { 2 } else { 1 };
+        for (q, &(op, j)) in eval_cell(genotype, reduction).iter().enumerate() {
+            let stride = edge_stride(reduction, j);
             s.op(&format!("{p}._ops.{q}"), op, ch[2], stride, true);
         }
     })
@@ -216,17 +226,11 @@ pub fn eval_depth(genotype: &Genotype) -> usize {
     let (mut s0, mut s1) = (1, 1);
     for i in 0..cfg.layers {
         let reduction = cfg.is_reduction(i);
-        let cell: &Cell = if reduction {
-            &genotype.reduce
-        } else {
-            &genotype.normal
-        };
         let mut node = [0; 2 + NUM_NODES];
         (node[0], node[1]) = (s0 + 1, s1 + 1);
-        for (q, &(op, j)) in cell.iter().enumerate() {
-            let stride = if reduction && j < 2 { 2 } else { 1 };
+        for (q, &(op, j)) in eval_cell(genotype, reduction).iter().enumerate() {
             let to = 2 + q / 2;
-            node[to] = node[to].max(node[j] + op_layers(op, stride));
+            node[to] = node[to].max(node[j] + op_layers(op, edge_stride(reduction, j)));
         }
         (s0, s1) = (s1, node[2..].iter().copied().max().unwrap_or(0));
     }

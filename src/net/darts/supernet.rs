@@ -17,7 +17,7 @@ use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
 
-use super::{DartsConfig, search_specs};
+use super::{DartsConfig, edge_stride, search_specs};
 use crate::data::{RngStream, rng};
 use crate::kernels;
 use crate::net::supernet::{ParamSpec, ReluTape};
@@ -251,7 +251,7 @@ impl Pass<'_> {
                 if to != node + 2 {
                     continue;
                 }
-                let stride = if reduction && from < 2 { 2 } else { 1 };
+                let stride = edge_stride(reduction, from);
                 for (k, &op) in Op::ALL.iter().enumerate() {
                     let name = format!("{p}._ops.{e}._ops.{k}");
                     let Some(y) = self.op(states[from].clone(), op, &name, stride) else {
